@@ -1,0 +1,1 @@
+"""The daemon's actors, one module per kind (installed as ``supervisord.actors``)."""

@@ -1,0 +1,122 @@
+"""The messages actors exchange. Actors talk only through these (``tell``/``ask``), never shared state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from supervisord.snapshot import ProcessSnapshot
+
+# --- to a ProcessActor ---
+
+
+@dataclass(frozen=True)
+class Start:
+    """Start the process. The reply is an :class:`Outcome`; with ``wait`` its ``done`` future resolves once
+    the start succeeded (RUNNING) or failed (an Outcome with a fault)."""
+
+    wait: bool = True
+    user: bool = True  # False for autostart: keeps the retry counter and respects the daemon's mood
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop the process; with ``wait`` the reply's ``done`` resolves once it is stopped."""
+
+    wait: bool = True
+
+
+@dataclass(frozen=True)
+class SignalProcess:
+    signum: int
+
+
+@dataclass(frozen=True)
+class WriteStdin:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """The daemon is stopping: no more automatic restarts, stop now; reply like :class:`Stop` with wait."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A reload finished: automatic restarts are allowed again."""
+
+
+@dataclass(frozen=True)
+class ChildExited:
+    """From the I/O loop: the child's pidfd became readable."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    token: int
+
+
+@dataclass(frozen=True)
+class GetSnapshot:
+    pass
+
+
+# --- replies ---
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Result of a request: ``fault`` is a Supervisor fault name (``NOT_RUNNING`` …) or None on success."""
+
+    fault: str | None = None
+    text: str = ""
+    done: Any = None  # a HubSafeFuture resolving to a final Outcome, when the caller asked to wait
+
+    @property
+    def ok(self) -> bool:
+        return self.fault is None
+
+
+# --- to the SupervisorActor ---
+
+
+@dataclass(frozen=True)
+class SnapshotChanged:
+    snapshot: ProcessSnapshot
+
+
+@dataclass(frozen=True)
+class ProcessDown:
+    """A process that was told to :class:`Shutdown` has reached a stopped state."""
+
+    group: str
+    name: str
+
+
+@dataclass(frozen=True)
+class GetSnapshots:
+    """Reply: every process's latest snapshot, in Supervisor's order (group name, then process name)."""
+
+
+@dataclass(frozen=True)
+class FindProcesses:
+    """Resolve a namespec (``name``, ``group:name``, ``group:*``, ``group:``) to process refs.
+
+    Reply: ``list[tuple[ProcessSnapshot, ActorRef]]``, or an :class:`Outcome` with ``BAD_NAME``.
+    """
+
+    namespec: str
+
+
+@dataclass(frozen=True)
+class BeginShutdown:
+    """Stop every process in reverse start order; reply: a future resolving when all are down."""
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """Tell ``message`` to every process actor (e.g. a log reopen)."""
+
+    message: Any

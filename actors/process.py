@@ -1,0 +1,367 @@
+"""One actor per supervised process: owns the child, its pidfd, its timer and its state machine.
+
+All decisions are made by :class:`supervisord.states.Machine`; this actor turns the machine's effects into
+system calls (fork/exec, kill, timers on the I/O loop) and turns the world's answers (the pidfd saying the
+child exited, a timer firing, a request) back into machine inputs. It is the only caller of ``wait()`` for
+its child, so no exit status can be stolen or lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import pykka
+
+from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, auto_log_path
+from supervisord.actors.messages import (
+    ChildExited,
+    GetSnapshot,
+    Outcome,
+    ProcessDown,
+    Resume,
+    Shutdown,
+    SignalProcess,
+    SnapshotChanged,
+    Start,
+    Stop,
+    TimerFired,
+    WriteStdin,
+)
+from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
+from supervisord.mainlog import EFFECT_LEVELS
+from supervisord.runtime.context import RuntimeContext
+from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
+from supervisord.runtime.ioloop import Timer
+from supervisord.runtime.spawn import (
+    Child,
+    SpawnError,
+    child_environment,
+    resolve_command,
+    resolve_user,
+    spawn,
+)
+from supervisord.snapshot import ProcessSnapshot
+from supervisord.states import (
+    RUNNING_STATES,
+    SIGNALLABLE_STATES,
+    STOPPED_STATES,
+    ArmTimer,
+    DisarmTimer,
+    Effect,
+    Kill,
+    Log,
+    Machine,
+    ProcessState,
+    Spawn,
+    Transition,
+)
+
+
+class ProcessActor(HubSafeActor):
+    def __init__(self, config: ProcessConfig, group_priority: int, ctx: RuntimeContext) -> None:
+        super().__init__()
+        self.config = config
+        self.group_priority = group_priority
+        self.ctx = ctx
+        self.machine = Machine(config)
+        self.child: Child | None = None
+        self.timer: Timer | None = None
+        self.timer_token = 0
+        self.started_wall = 0.0
+        self.stopped_wall = 0.0
+        self.serial = 0
+        self.start_waiters: list[HubSafeFuture] = []
+        self.stop_waiters: list[HubSafeFuture] = []
+        self.sinks: dict[str, Any] = {}
+        self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
+        self.logfiles = {"stdout": "", "stderr": ""}
+
+    # -- lifecycle --
+
+    def on_start(self) -> None:
+        channels: list[tuple[str, StreamLogConfig]] = [("stdout", self.config.stdout)]
+        if not self.config.redirect_stderr:
+            channels.append(("stderr", self.config.stderr))
+        for channel, stream in channels:
+            auto = None
+            primary = stream.primary_file
+            if any(d.kind is LogKind.AUTO for d in stream.destinations):
+                settings = self.ctx.settings
+                auto = auto_log_path(self.config, channel, settings.childlogdir, settings.identifier)
+            if primary is not None:
+                self.logfiles[channel] = auto if primary.kind is LogKind.AUTO else (primary.path or "")
+            self.sinks[channel] = LogSinkActor.start(stream, auto)
+        self._publish()
+
+    def on_stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.child is not None:  # never leave a child behind, even on an abnormal stop
+            self._kill(signal.SIGKILL, group=True)
+            self._reap()
+        for sink in self.sinks.values():
+            sink.stop(block=False)
+
+    def on_failure(self, *args: object) -> None:
+        self.on_stop()
+
+    # -- requests --
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ChildExited):
+            self._on_exit(message.pid)
+        elif isinstance(message, TimerFired):
+            if message.token == self.timer_token and self.machine.timer_at is not None:
+                self._apply(self.machine.timer(time.monotonic()))
+        elif isinstance(message, Start):
+            return self._request_start(message)
+        elif isinstance(message, (Stop, Shutdown)):
+            return self._request_stop(message)
+        elif isinstance(message, SignalProcess):
+            return self._request_signal(message.signum)
+        elif isinstance(message, WriteStdin):
+            return self._write_stdin(message.data)
+        elif isinstance(message, GetSnapshot):
+            return self._snapshot()
+        elif isinstance(message, Resume):
+            self.machine.resume()
+        elif isinstance(message, Reopen):
+            for sink in self.sinks.values():
+                sink.tell(message)
+        return None
+
+    def _request_start(self, request: Start) -> Outcome:
+        state = self.machine.state
+        if not request.user and (self.machine.shutting_down or state not in (ProcessState.STOPPED,)):
+            return Outcome()  # autostart after the fact (e.g. a dependency came up late): nothing to do
+        if request.user:
+            try:
+                resolve_command(self.config, self._environment())
+            except SpawnError as exc:
+                return Outcome(exc.fault, str(exc))
+        if state in RUNNING_STATES:
+            return Outcome("ALREADY_STARTED", self.config.namespec)
+        if state is ProcessState.UNKNOWN:
+            return Outcome("FAILED", f"{self.config.namespec} is in an unknown process state")
+        if state is ProcessState.STOPPING:
+            return Outcome("FAILED", f"{self.config.namespec} is stopping")
+        self._apply(self.machine.start(time.monotonic(), user=request.user))
+        if self.machine.spawnerr:
+            return Outcome("SPAWN_ERROR", self.config.namespec)
+        if request.wait and self.machine.state is not ProcessState.RUNNING:
+            future = HubSafeFuture()
+            self.start_waiters.append(future)
+            return Outcome(done=future)
+        return Outcome()
+
+    def _request_stop(self, request: Stop | Shutdown) -> Outcome:
+        now = time.monotonic()
+        if isinstance(request, Shutdown):
+            self.report_down = True
+            self._apply(self.machine.shutdown(now))
+        state = self.machine.state
+        if state not in RUNNING_STATES and state is not ProcessState.STOPPING:
+            if isinstance(request, Shutdown):
+                self._report_down()
+                return Outcome(done=_resolved(Outcome()))
+            return Outcome("NOT_RUNNING", self.config.namespec)
+        if state is not ProcessState.STOPPING:
+            self._apply(self.machine.stop(now))
+        wait = isinstance(request, Shutdown) or request.wait
+        if wait and self.machine.state not in STOPPED_STATES:
+            future = HubSafeFuture()
+            self.stop_waiters.append(future)
+            return Outcome(done=future)
+        return Outcome(done=_resolved(Outcome()) if wait else None)
+
+    def _request_signal(self, signum: int) -> Outcome:
+        if self.machine.state not in SIGNALLABLE_STATES or self.child is None:
+            return Outcome("NOT_RUNNING", self.config.namespec)
+        try:
+            os.kill(self.child.popen.pid, signum)
+        except OSError as exc:
+            return Outcome("FAILED", str(exc))
+        return Outcome()
+
+    def _write_stdin(self, data: bytes) -> Outcome:
+        child = self.child
+        if child is None or self.machine.state is ProcessState.STOPPING or child.stdin_fd is None:
+            return Outcome("NOT_RUNNING", self.config.namespec)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(child.stdin_fd, view)
+                view = view[written:]
+        except OSError:
+            return Outcome("NO_FILE", self.config.namespec)
+        return Outcome()
+
+    # -- the world --
+
+    def _on_exit(self, pid: int) -> None:
+        if self.child is None or self.child.popen.pid != pid:
+            return
+        status = self._reap()
+        self.stopped_wall = time.time()
+        self._apply(self.machine.exited(status, time.monotonic()))
+
+    def _reap(self) -> int:
+        """Collect our child (blocking is fine: the pidfd said it has exited, or we just SIGKILLed it)."""
+        child = self.child
+        assert child is not None
+        self.child = None
+        pid = child.popen.pid
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = 0
+        child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
+        self.ctx.pids.discard(pid)
+        if child.stdin_fd is not None:
+            try:
+                os.close(child.stdin_fd)
+            except OSError:
+                pass
+        return status
+
+    def _environment(self) -> dict[str, str]:
+        return child_environment(self.config, self.ctx.base_environ, self.ctx.serverurl)
+
+    def _spawn(self) -> None:
+        now = time.monotonic()
+        try:
+            env = self._environment()
+            argv = resolve_command(self.config, env)
+            credentials = resolve_user(self.config.user) if self.config.user else None
+            child = spawn(self.config, argv, env, credentials, self.ctx.pids)
+        except SpawnError as exc:
+            self._apply(self.machine.spawn_failed(str(exc), now))
+            return
+        self.child = child
+        self.started_wall = time.time()
+        ref = self.actor_ref
+        pid = child.popen.pid
+        loop = self.ctx.ioloop
+        for channel, fd in (("stdout", child.stdout_fd), ("stderr", child.stderr_fd)):
+            if fd is None:
+                continue
+            sink = self.sinks.get(channel)
+            loop.watch_pipe(fd, _chunk_teller(sink), _noop)
+        loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
+        self._apply(self.machine.spawned(pid, now))
+
+    def _kill(self, signum: int, *, group: bool) -> None:
+        if self.child is None:
+            return
+        pid = self.child.popen.pid
+        try:
+            if group:
+                os.killpg(pid, signum)
+            else:
+                os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            self._apply(self.machine.lost(str(exc)))
+
+    def _apply(self, effects: list[Effect]) -> None:
+        changed = False
+        for effect in effects:
+            if isinstance(effect, Spawn):
+                self._spawn()
+            elif isinstance(effect, Kill):
+                self._kill(effect.signum, group=effect.group)
+            elif isinstance(effect, ArmTimer):
+                self._arm(effect.at)
+            elif isinstance(effect, DisarmTimer):
+                if self.timer is not None:
+                    self.timer.cancel()
+                    self.timer = None
+            elif isinstance(effect, Log):
+                self.ctx.logger.log(EFFECT_LEVELS.get(effect.level, 20), effect.message)
+            elif isinstance(effect, Transition):
+                changed = True
+                self._on_transition(effect)
+        if changed:
+            self._publish()
+
+    def _arm(self, at: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_token += 1
+        token, ref = self.timer_token, self.actor_ref
+        self.timer = self.ctx.ioloop.call_at(at, lambda: ref.tell(TimerFired(token)))
+
+    def _on_transition(self, transition: Transition) -> None:
+        new = transition.new
+        machine = self.machine
+        if self.start_waiters and new is not ProcessState.STARTING:
+            if machine.spawnerr:
+                result = Outcome("SPAWN_ERROR", self.config.namespec)
+            elif new is ProcessState.RUNNING:
+                result = Outcome()
+            else:
+                result = Outcome("ABNORMAL_TERMINATION", self.config.namespec)
+            waiters, self.start_waiters = self.start_waiters, []
+            for future in waiters:
+                future.set(result)
+        if new in STOPPED_STATES and self.report_down:
+            self._report_down()
+        if self.stop_waiters and new in STOPPED_STATES:
+            waiters, self.stop_waiters = self.stop_waiters, []
+            for future in waiters:
+                future.set(Outcome())
+
+    def _report_down(self) -> None:
+        self.report_down = False
+        if self.ctx.supervisor is not None:
+            try:
+                self.ctx.supervisor.tell(ProcessDown(self.config.group, self.config.name))
+            except pykka.ActorDeadError:
+                pass
+
+    def _snapshot(self) -> ProcessSnapshot:
+        m = self.machine
+        return ProcessSnapshot(
+            name=self.config.name,
+            group=self.config.group,
+            state=m.state,
+            pid=m.pid,
+            start=self.started_wall,
+            stop=self.stopped_wall,
+            spawnerr=m.spawnerr,
+            exitstatus=m.exitstatus,
+            stdout_logfile=self.logfiles["stdout"],
+            stderr_logfile=self.logfiles["stderr"],
+            group_priority=self.group_priority,
+            priority=self.config.priority,
+            serial=self.serial,
+        )
+
+    def _publish(self) -> None:
+        self.serial += 1
+        supervisor = self.ctx.supervisor
+        if supervisor is not None:
+            try:
+                supervisor.tell(SnapshotChanged(self._snapshot()))
+            except pykka.ActorDeadError:
+                pass
+
+
+def _resolved(value: Outcome) -> HubSafeFuture:
+    future = HubSafeFuture()
+    future.set(value)
+    return future
+
+
+def _noop() -> None:
+    pass
+
+
+def _chunk_teller(sink: Any) -> Any:
+    if sink is None:
+        return lambda data: None
+    return lambda data: sink.tell(Chunk(data))

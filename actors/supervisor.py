@@ -1,0 +1,229 @@
+"""The supervisor actor: owns the set of groups and processes, their start order and shutdown order.
+
+It creates one :class:`~actors.process.ProcessActor` per configured process, starts the autostart ones in
+priority order (holding back a process until every program it ``depends_on`` is RUNNING), keeps the
+latest snapshot of every process for readers, and stops everything in reverse order at shutdown, one rank
+at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from supervisord.actors.messages import (
+    BeginShutdown,
+    Broadcast,
+    FindProcesses,
+    GetSnapshots,
+    Outcome,
+    ProcessDown,
+    Shutdown,
+    SnapshotChanged,
+    Start,
+)
+from supervisord.actors.process import ProcessActor
+from supervisord.config.model import Config, GroupConfig, ProcessConfig
+from supervisord.runtime.context import RuntimeContext
+from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
+from supervisord.snapshot import ProcessSnapshot
+from supervisord.states import ProcessState
+
+Key = tuple[str, str]  # (group, process name)
+
+
+@dataclass
+class _Entry:
+    config: ProcessConfig
+    group: GroupConfig
+    ref: pykka.ActorRef[Any]
+    snapshot: ProcessSnapshot | None = None
+
+
+@dataclass
+class _ShutdownPlan:
+    batches: list[list[Key]]
+    waiting: set[Key] = field(default_factory=set)
+    done: HubSafeFuture = field(default_factory=HubSafeFuture)
+
+
+def start_ranks(groups: tuple[GroupConfig, ...]) -> dict[Key, tuple[int, int]]:
+    """A rank per process: (priority, dependency depth), raised so a dependency always ranks first.
+
+    Shutdown stops the highest rank first, so dependents go down before what they depend on.
+    """
+    by_program: dict[str, list[ProcessConfig]] = {}
+    for group in groups:
+        for proc in group.processes:
+            by_program.setdefault(proc.program_name, []).append(proc)
+    memo: dict[str, tuple[int, int]] = {}
+
+    def rank(program: str, trail: frozenset[str]) -> tuple[int, int]:
+        if program in memo:
+            return memo[program]
+        procs = by_program.get(program, [])
+        prio = min((p.priority for p in procs), default=999)
+        depth = 0
+        deps = procs[0].depends_on if procs else ()
+        for dep in deps:
+            if dep in trail:  # cycles are rejected by the loader; never loop here
+                continue
+            dep_prio, dep_depth = rank(dep, trail | {program})
+            prio = max(prio, dep_prio)
+            depth = max(depth, dep_depth + 1)
+        memo[program] = (prio, depth)
+        return memo[program]
+
+    return {
+        (group.name, proc.name): rank(proc.program_name, frozenset())
+        for group in groups
+        for proc in group.processes
+    }
+
+
+class SupervisorActor(HubSafeActor):
+    def __init__(self, config: Config, ctx: RuntimeContext) -> None:
+        super().__init__()
+        self.config = config
+        self.ctx = ctx
+        self.entries: dict[Key, _Entry] = {}
+        self.waiting_for_deps: list[Key] = []
+        self.shutdown: _ShutdownPlan | None = None
+
+    # -- lifecycle --
+
+    def on_start(self) -> None:
+        self.ctx.supervisor = self.actor_ref
+        for group in self.config.groups:
+            self._add_group(group)
+        self._autostart(list(self.entries))
+
+    def on_stop(self) -> None:
+        for entry in self.entries.values():
+            entry.ref.stop(block=False)
+
+    def _add_group(self, group: GroupConfig) -> None:
+        for proc in group.processes:
+            ref = ProcessActor.start(proc, group.priority, self.ctx)
+            self.entries[(group.name, proc.name)] = _Entry(proc, group, ref)
+
+    def _autostart(self, keys: list[Key]) -> None:
+        ordered = sorted(
+            (k for k in keys if self.entries[k].config.autostart),
+            key=lambda k: (self.entries[k].group.priority, k[0], self.entries[k].config.priority),
+        )
+        for key in ordered:
+            if self._deps_ready(key):
+                self.entries[key].ref.tell(Start(wait=False, user=False))
+            else:
+                self.waiting_for_deps.append(key)
+
+    # -- depends_on --
+
+    def _dependency_states(self, key: Key) -> list[tuple[str, ProcessState | None]]:
+        states: list[tuple[str, ProcessState | None]] = []
+        for dep in self.entries[key].config.depends_on:
+            for entry in self.entries.values():
+                if entry.config.program_name == dep:
+                    snap = entry.snapshot
+                    states.append((entry.config.namespec, snap.state if snap else None))
+        return states
+
+    def _deps_ready(self, key: Key) -> bool:
+        return all(state is ProcessState.RUNNING for _, state in self._dependency_states(key))
+
+    def _recheck_dependents(self) -> None:
+        if not self.waiting_for_deps or self.shutdown is not None:
+            return
+        still: list[Key] = []
+        for key in self.waiting_for_deps:
+            states = self._dependency_states(key)
+            fatal = [name for name, state in states if state is ProcessState.FATAL]
+            if fatal:
+                self.ctx.logger.warning(
+                    "not starting %s: dependency %s entered FATAL state",
+                    self.entries[key].config.namespec,
+                    ", ".join(fatal),
+                )
+            elif all(state is ProcessState.RUNNING for _, state in states):
+                self.entries[key].ref.tell(Start(wait=False, user=False))
+            else:
+                still.append(key)
+        self.waiting_for_deps = still
+
+    # -- messages --
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, SnapshotChanged):
+            snap = message.snapshot
+            entry = self.entries.get((snap.group, snap.name))
+            if entry is not None and (entry.snapshot is None or entry.snapshot.serial < snap.serial):
+                entry.snapshot = snap
+                self._recheck_dependents()
+        elif isinstance(message, ProcessDown):
+            self._process_down((message.group, message.name))
+        elif isinstance(message, GetSnapshots):
+            return self._snapshots()
+        elif isinstance(message, FindProcesses):
+            return self._find(message.namespec)
+        elif isinstance(message, Broadcast):
+            for entry in self.entries.values():
+                entry.ref.tell(message.message)
+        elif isinstance(message, BeginShutdown):
+            return self._begin_shutdown()
+        return None
+
+    def _snapshots(self) -> list[ProcessSnapshot]:
+        snaps = [e.snapshot for e in self.entries.values() if e.snapshot is not None]
+        snaps.sort(key=lambda s: (s.group, s.name))
+        return snaps
+
+    def _find(self, namespec: str) -> list[tuple[ProcessSnapshot | None, Any]] | Outcome:
+        group, sep, name = namespec.partition(":")
+        if not sep:
+            name = group
+        if name in ("", "*"):
+            found = [(e.snapshot, e.ref) for (g, _), e in self.entries.items() if g == group]
+        else:
+            entry = self.entries.get((group, name))
+            found = [(entry.snapshot, entry.ref)] if entry is not None else []
+        if not found:
+            return Outcome("BAD_NAME", namespec)
+        return found
+
+    # -- shutdown --
+
+    def _begin_shutdown(self) -> HubSafeFuture:
+        if self.shutdown is not None:
+            return self.shutdown.done
+        self.waiting_for_deps = []
+        ranks = start_ranks(self.config.groups)
+        keyed: dict[tuple[int, int], list[Key]] = {}
+        for key in self.entries:
+            keyed.setdefault(ranks.get(key, (999, 0)), []).append(key)
+        batches = [keyed[r] for r in sorted(keyed, reverse=True)]
+        self.shutdown = _ShutdownPlan(batches)
+        self._next_batch()
+        return self.shutdown.done
+
+    def _next_batch(self) -> None:
+        plan = self.shutdown
+        assert plan is not None
+        while not plan.waiting and plan.batches:
+            batch = plan.batches.pop(0)
+            plan.waiting = set(batch)
+            for key in batch:
+                entry = self.entries[key]
+                entry.ref.tell(Shutdown())
+        if not plan.waiting and not plan.batches and not plan.done._result:
+            plan.done.set(Outcome())
+
+    def _process_down(self, key: Key) -> None:
+        plan = self.shutdown
+        if plan is None:
+            return
+        plan.waiting.discard(key)
+        if not plan.waiting:
+            self._next_batch()

@@ -1,0 +1,142 @@
+"""The ``supervisord`` command: run the daemon, or one of the subcommands (``version``, ``ctl`` …).
+
+Options follow the Go project's README where it and Supervisor disagree (``-d`` daemonizes; Supervisor's
+``-d DIR`` is offered as ``--directory`` only); everything else is Supervisor's flag set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from supervisord import __version__, daemon
+from supervisord.config.errors import ConfigError
+from supervisord.config.loader import find_config, load_config
+from supervisord.config.model import Config
+from supervisord.web.server import ListenError, bind_listeners
+
+SUBCOMMANDS = ("version", "ctl", "service")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="supervisord",
+        description="A process control system (drop-in for Supervisor 4).",
+        epilog="subcommands: version, ctl <command> … (see `supervisord ctl -h`)",
+    )
+    p.add_argument("-c", "--configuration", metavar="FILE", help="configuration file")
+    p.add_argument("-n", "--nodaemon", action="store_true", help="run in the foreground (the default)")
+    p.add_argument("-d", "--daemon", action="store_true", help="detach and run in the background")
+    p.add_argument("--directory", metavar="DIR", help="directory to chdir to when daemonized")
+    p.add_argument("-l", "--logfile", metavar="FILE", help="main log file")
+    p.add_argument("-y", "--logfile_maxbytes", metavar="BYTES", help="rotate the main log at this size")
+    p.add_argument("-z", "--logfile_backups", metavar="N", type=int, help="rotated main logs to keep")
+    p.add_argument("-e", "--loglevel", metavar="LEVEL", help="critical|error|warn|info|debug|trace|blather")
+    p.add_argument("-j", "--pidfile", metavar="FILE", help="pid file")
+    p.add_argument("-i", "--identifier", metavar="STR", help="identifier of this supervisord")
+    p.add_argument("-q", "--childlogdir", metavar="DIR", help="directory of AUTO child logs")
+    p.add_argument("-k", "--nocleanup", action="store_true", default=None, help="keep AUTO child logs")
+    p.add_argument("-s", "--silent", action="store_true", default=None, help="no log on stdout")
+    p.add_argument("-t", "--strip_ansi", action="store_true", default=None, help="strip ANSI from child logs")
+    p.add_argument("-u", "--user", metavar="USER", help="run supervisord as this user")
+    p.add_argument("-m", "--umask", metavar="OCTAL", help="umask for supervisord")
+    p.add_argument("-a", "--minfds", metavar="N", type=int, help="minimum free file descriptors")
+    p.add_argument("--minprocs", metavar="N", type=int, help="minimum available processes")
+    p.add_argument("--env-file", metavar="FILE", help="KEY=VALUE lines added to the environment first")
+    p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    p.add_argument("command", nargs="?", choices=SUBCOMMANDS, help=argparse.SUPPRESS)
+    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return p
+
+
+def config_path(explicit: str | None) -> str | None:
+    if explicit:
+        return os.path.abspath(explicit)
+    return find_config(os.getcwd(), os.path.abspath(sys.argv[0]))
+
+
+def load_env_file(path: str) -> None:
+    """``--env-file``: KEY=VALUE lines (``export`` and quotes allowed) into os.environ, before the config."""
+    from supervisord.config.values import read_dotenv
+
+    for key, value in read_dotenv(path):
+        os.environ[key] = value
+
+
+def _overrides(opts: argparse.Namespace) -> dict[str, object]:
+    from supervisord.config import values
+
+    def opt(value: object, parse: Callable[[str], object]) -> object:
+        return None if value is None else parse(str(value))
+
+    cwd = os.getcwd()
+    return {
+        "logfile": opt(opts.logfile, lambda v: values.absolute_path(v, cwd)),
+        "logfile_maxbytes": opt(opts.logfile_maxbytes, values.parse_byte_size),
+        "logfile_backups": opts.logfile_backups,
+        "loglevel": opt(opts.loglevel, values.parse_loglevel),
+        "pidfile": opt(opts.pidfile, lambda v: values.absolute_path(v, cwd)),
+        "identifier": opts.identifier,
+        "childlogdir": opt(opts.childlogdir, lambda v: values.absolute_path(v, cwd)),
+        "nocleanup": opts.nocleanup,
+        "silent": opts.silent,
+        "strip_ansi": opts.strip_ansi,
+        "user": opts.user,
+        "umask": opt(opts.umask, values.parse_octal),
+        "minfds": opts.minfds,
+        "minprocs": opts.minprocs,
+        "directory": opts.directory,
+    }
+
+
+def run_daemon(opts: argparse.Namespace) -> int:
+    path = config_path(opts.configuration)
+    if path is None:
+        return daemon.fail(
+            "No config file found at default paths ($CWD/supervisord.conf, $CWD/etc/supervisord.conf, "
+            "/etc/supervisord.conf, /etc/supervisor/supervisord.conf, ../etc/supervisord.conf, "
+            "../supervisord.conf); use the -c option to specify a config file at a different path"
+        )
+    try:
+        overrides = _overrides(opts)
+    except ValueError as exc:
+        return daemon.fail(str(exc))
+
+    def load() -> Config:
+        return daemon.apply_overrides(load_config(path), **overrides)
+
+    try:
+        config = load()
+    except ConfigError as exc:
+        return daemon.fail(str(exc))
+    try:
+        listeners = bind_listeners(config)
+    except ListenError as exc:
+        return daemon.fail(str(exc), 1)
+    if opts.daemon:
+        listeners.close()
+        return daemon.fail("-d/--daemon arrives with the control-plane work; run in the foreground for now", 1)
+    return daemon.serve(config, load, listeners, foreground=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = build_parser().parse_args(argv)
+    if opts.version or opts.command == "version":
+        print(__version__)
+        return 0
+    if opts.env_file:
+        try:
+            load_env_file(opts.env_file)
+        except (OSError, ValueError) as exc:
+            return daemon.fail(f"--env-file {opts.env_file}: {exc}")
+    if opts.command == "ctl":
+        from supervisord.ctl import main as ctl_main
+
+        return ctl_main(opts.args, configuration=opts.configuration)
+    if opts.command == "service":
+        from supervisord.service import main as service_main
+
+        return service_main(opts.args, configuration=opts.configuration)
+    return run_daemon(opts)

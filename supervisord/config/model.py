@@ -1,0 +1,227 @@
+"""Typed, validated configuration: what the rest of the daemon reads.
+
+The INI text is parsed once (see :mod:`supervisord.config.loader`) into these frozen dataclasses.
+Nothing downstream ever sees a raw string map, so a typo in a key is a config error with a file and a
+line, never a silent default at run time. Equality of these objects is what ``reread``/``update`` use to
+decide whether a group changed, so every field that affects a process's behaviour lives here.
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+from dataclasses import dataclass, field
+
+
+class AutoRestart(enum.Enum):
+    """When an exited RUNNING process is started again."""
+
+    NEVER = "false"
+    ALWAYS = "true"
+    UNEXPECTED = "unexpected"
+
+
+class LogKind(enum.Enum):
+    """Where one destination of a child's output stream goes."""
+
+    FILE = "file"  # an explicit path
+    AUTO = "auto"  # a file created in childlogdir, removed at shutdown unless nocleanup
+    NULL = "null"  # NONE, OFF or /dev/null: discard
+    STDOUT = "stdout"  # the daemon's own stdout
+    STDERR = "stderr"  # the daemon's own stderr
+    SYSLOG = "syslog"  # local /dev/log, or a remote host when ``host`` is set
+
+
+@dataclass(frozen=True)
+class LogDestination:
+    """One target of a comma-separated ``stdout_logfile``/``stderr_logfile`` list."""
+
+    kind: LogKind
+    path: str | None = None  # FILE: absolute path
+    host: str | None = None  # SYSLOG remote: host name or address
+    port: int | None = None  # SYSLOG remote: port (udp 514, tcp 6514 by default)
+    protocol: str = "udp"  # SYSLOG remote: "udp" or "tcp"
+
+
+@dataclass(frozen=True)
+class StreamLogConfig:
+    """Everything about one of a child's output channels (stdout or stderr)."""
+
+    destinations: tuple[LogDestination, ...] = (LogDestination(LogKind.AUTO),)
+    maxbytes: int = 50 * 1024 * 1024  # 0 = never rotate
+    backups: int = 10  # 0 = keep no rotated copies
+    capture_maxbytes: int = 0  # > 0 enables <!--XSUPERVISOR:BEGIN--> capture mode
+    events_enabled: bool = False  # emit PROCESS_LOG_* events
+    syslog: bool = False  # Supervisor's ``stdout_syslog``/``stderr_syslog``
+
+    @property
+    def primary_file(self) -> LogDestination | None:
+        """The first file-like destination: the one readLog/tail and ``logfile`` report."""
+        for dest in self.destinations:
+            if dest.kind in (LogKind.FILE, LogKind.AUTO):
+                return dest
+        return None
+
+
+@dataclass(frozen=True)
+class SyslogConfig:
+    """The Go project's syslog keys (names already validated, lower case)."""
+
+    facility: str = "user"
+    tag: str | None = None  # None: the process name
+    stdout_priority: str = "info"
+    stderr_priority: str = "err"
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """The Go project's restart-on-change keys (run by the watcher actor)."""
+
+    restart_when_binary_changed: bool = False
+    restart_cmd_when_binary_changed: str | None = None
+    restart_signal_when_binary_changed: tuple[int, ...] = ()
+    restart_directory_monitor: str | None = None
+    restart_file_pattern: str = "*"
+    restart_cmd_when_file_changed: str | None = None
+    restart_signal_when_file_changed: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """One process after ``numprocs`` expansion: everything needed to spawn, watch and stop it."""
+
+    name: str  # process name (after process_name expansion)
+    group: str  # group name: the program name, or the [group:x] that adopted it
+    program_name: str  # the section's name after ``program:``
+    command: str  # expanded, not yet split (a bad quote is a spawn error, as in Supervisor)
+    process_num: int = 0
+    numprocs: int = 1
+    priority: int = 999
+    autostart: bool = True
+    autorestart: AutoRestart = AutoRestart.UNEXPECTED
+    startsecs: float = 1
+    startretries: int = 3
+    exitcodes: frozenset[int] = frozenset({0})
+    stopsignals: tuple[int, ...] = (int(signal.SIGTERM),)  # sent in turn, stopwaitsecs apart
+    stopwaitsecs: float = 10
+    killwaitsecs: float = 2  # Go extension: wait after the final SIGKILL before giving up (UNKNOWN)
+    stopasgroup: bool = False
+    killasgroup: bool = False
+    restartpause: float = 0  # Go extension: wait this long after a stop before an automatic restart
+    user: str | None = None  # "user" or "user:group"
+    directory: str | None = None
+    umask: int | None = None
+    redirect_stderr: bool = False
+    stdout: StreamLogConfig = field(default_factory=StreamLogConfig)
+    stderr: StreamLogConfig = field(default_factory=StreamLogConfig)
+    # Program-specific variables only, already merged as [supervisord] environment < envFiles <
+    # environment= (later wins); the daemon's os.environ is applied under these at spawn time.
+    environment: tuple[tuple[str, str], ...] = ()
+    serverurl: str | None = None  # None = AUTO
+    depends_on: tuple[str, ...] = ()  # program names
+    syslog: SyslogConfig = field(default_factory=SyslogConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    source_file: str = ""  # where the section was defined, for messages
+    source_line: int = 0
+
+    @property
+    def namespec(self) -> str:
+        """``group:name``, or just ``name`` when they are equal (Supervisor's display rule)."""
+        return self.name if self.name == self.group else f"{self.group}:{self.name}"
+
+
+class GroupKind(enum.Enum):
+    PROGRAM = "program"  # a [program:x] with its own group
+    GROUP = "group"  # a [group:x] adopting programs
+    EVENTLISTENER = "eventlistener"  # a listener pool
+
+
+@dataclass(frozen=True)
+class EventPoolConfig:
+    """Listener-pool settings of an ``[eventlistener:x]`` group."""
+
+    events: tuple[str, ...]  # upper-case event type names, validated
+    buffer_size: int = 10
+    result_handler: str = "supervisor.dispatchers:default_handler"
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A process group: the unit of add/remove/update and of start/stop ordering."""
+
+    name: str
+    kind: GroupKind
+    priority: int
+    processes: tuple[ProcessConfig, ...]
+    pool: EventPoolConfig | None = None  # set only for EVENTLISTENER groups
+
+
+@dataclass(frozen=True)
+class InetHttpServerConfig:
+    host: str  # "" means all interfaces
+    port: int
+    username: str | None = None
+    password: str | None = None  # plain text or "{SHA}" + hex sha1
+
+
+@dataclass(frozen=True)
+class UnixHttpServerConfig:
+    file: str  # absolute path
+    chmod: int = 0o700
+    chown: str | None = None  # "user" or "user:group"
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class CtlConfig:
+    """``[supervisorctl]``: what clients use to find the daemon."""
+
+    serverurl: str = "http://localhost:9001"
+    username: str | None = None
+    password: str | None = None
+    prompt: str = "supervisor"
+    history_file: str | None = None
+
+
+@dataclass(frozen=True)
+class SupervisordConfig:
+    """``[supervisord]``: the daemon's own settings."""
+
+    logfile: str = "supervisord.log"  # absolute after loading; "/dev/stdout" and "syslog" allowed
+    logfile_maxbytes: int = 50 * 1024 * 1024
+    logfile_backups: int = 10
+    loglevel: str = "info"  # one of critical error warn info debug trace blather (aliases mapped)
+    pidfile: str = "supervisord.pid"  # absolute after loading
+    umask: int = 0o022
+    nodaemon: bool = False
+    silent: bool = False
+    minfds: int = 1024
+    minprocs: int = 200
+    nocleanup: bool = False
+    childlogdir: str = "/tmp"
+    user: str | None = None
+    directory: str | None = None
+    strip_ansi: bool = False
+    identifier: str = "supervisor"
+    environment: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole parsed configuration file (with its includes)."""
+
+    path: str  # absolute path of the main file
+    supervisord: SupervisordConfig
+    groups: tuple[GroupConfig, ...]  # in (priority, name) order
+    inet_http_server: InetHttpServerConfig | None = None
+    unix_http_server: UnixHttpServerConfig | None = None
+    supervisorctl: CtlConfig = field(default_factory=CtlConfig)
+    included_files: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # unknown keys and other non-fatal findings, already worded
+
+    def group(self, name: str) -> GroupConfig | None:
+        for group in self.groups:
+            if group.name == name:
+                return group
+        return None

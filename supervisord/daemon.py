@@ -1,0 +1,216 @@
+"""The daemon's main program: start the runtime, serve until a signal, stop everything in order.
+
+Threads (architecture.md §8): the main thread runs the gevent hub (signals, and the HTTP servers once they
+exist); every actor is an OS thread; one I/O thread watches pidfds, pipes and timers. The hub never blocks
+on an OS primitive: it waits on hub-safe futures only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+import pykka
+
+from supervisord.actors.logsink import Reopen
+from supervisord.actors.messages import BeginShutdown, Broadcast
+from supervisord.actors.supervisor import SupervisorActor
+from supervisord import mainlog
+from supervisord.config.errors import ConfigError
+from supervisord.config.model import Config
+from supervisord.runtime.context import RuntimeContext
+from supervisord.runtime.hubsafe import bind_hub
+from supervisord.runtime.ioloop import IOLoop
+from supervisord.runtime.reaper import OrphanReaper
+from supervisord.runtime.spawn import ManagedPids
+from supervisord.web.server import Listeners, start_http_servers
+
+SHUTDOWN = "shutdown"
+RESTART = "restart"
+
+
+
+def server_url(config: Config) -> str | None:
+    """SUPERVISOR_SERVER_URL for children: the unix socket first, else the inet server (Supervisor's rule)."""
+    if config.unix_http_server is not None:
+        return f"unix://{config.unix_http_server.file}"
+    if config.inet_http_server is not None:
+        host = config.inet_http_server.host or "localhost"
+        if host in ("*", "0.0.0.0"):
+            host = "localhost"
+        return f"http://{host}:{config.inet_http_server.port}"
+    return None
+
+
+def shutdown_budget(config: Config) -> float:
+    """An upper bound on an orderly stop: every stop signal's wait plus the SIGKILL waits, summed."""
+    total = 5.0
+    for group in config.groups:
+        for proc in group.processes:
+            total += len(proc.stopsignals) * proc.stopwaitsecs + 3 * max(proc.killwaitsecs, 1.0)
+    return total
+
+
+class Daemon:
+    """One run of the runtime over one config (a reload builds a new runtime with the new config)."""
+
+    def __init__(
+        self,
+        config: Config,
+        logger: logging.Logger,
+        reload_config: Callable[[], Config],
+        listeners: Listeners,
+    ) -> None:
+        self.config = config
+        self.listeners = listeners
+        self.logger = logger
+        self.reload_config = reload_config
+        self.stop_event = gevent.event.Event()
+        self.mood = SHUTDOWN
+        self.supervisor: Any = None
+        self.ctx: RuntimeContext | None = None
+
+    # -- requests from signals or RPC (hub thread) --
+
+    def request(self, mood: str) -> None:
+        self.mood = mood
+        self.stop_event.set()
+
+    def reopen_logs(self) -> None:
+        mainlog.reopen()
+        self.logger.info("received SIGUSR2 indicating log reopen request")
+        if self.supervisor is not None:
+            self.supervisor.tell(Broadcast(Reopen()))
+
+    # -- one run --
+
+    def run(self, ioloop: IOLoop, pids: ManagedPids) -> str:
+        ctx = RuntimeContext(
+            ioloop=ioloop,
+            pids=pids,
+            logger=self.logger,
+            settings=self.config.supervisord,
+            base_environ=dict(os.environ),
+            serverurl=server_url(self.config),
+        )
+        self.ctx = ctx
+        stoppers: list[Callable[[], None]] = []
+        try:
+            self.supervisor = SupervisorActor.start(self.config, ctx)
+            stoppers.append(start_http_servers(self, self.listeners))
+            self.stop_event.wait()
+            if self.mood == RESTART:
+                self.logger.info("received SIGHUP indicating restart request")
+            done = self.supervisor.ask(BeginShutdown(), timeout=10)
+            try:
+                done.get(timeout=shutdown_budget(self.config))
+            except pykka.Timeout:
+                self.logger.critical("processes did not stop in time; killing what is left")
+        finally:
+            for stop in reversed(stoppers):
+                try:
+                    stop()
+                except Exception:
+                    self.logger.exception("error stopping a service")
+            pykka.ActorRegistry.stop_all(block=True, timeout=10)
+        return self.mood
+
+
+def _install_signals(state: dict[str, Daemon]) -> None:
+    def on_stop(signum: int) -> Callable[[], None]:
+        def handler() -> None:
+            daemon = state["daemon"]
+            daemon.logger.info("received %s indicating exit request", signal.Signals(signum).name)
+            daemon.request(SHUTDOWN)
+
+        return handler
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        gevent.signal_handler(signum, on_stop(signum))
+    gevent.signal_handler(signal.SIGHUP, lambda: state["daemon"].request(RESTART))
+    gevent.signal_handler(signal.SIGUSR2, lambda: state["daemon"].reopen_logs())
+
+
+def write_pidfile(path: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(f"{os.getpid()}\n")
+
+
+def remove_pidfile(path: str) -> None:
+    try:
+        with open(path) as fh:
+            if fh.read().strip() != str(os.getpid()):
+                return
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def serve(config: Config, load: Callable[[], Config], listeners: Listeners, *, foreground: bool = True) -> int:
+    """Run until told to shut down; SIGHUP/RPC restart re-reads the config and runs again (same pid)."""
+    settings = config.supervisord
+    logger = mainlog.configure(settings, to_stdout=foreground and not settings.silent)
+    for warning in config.warnings:
+        logger.warning(warning)
+    os.umask(settings.umask)
+    bind_hub()
+    pids = ManagedPids()
+    ioloop = IOLoop()
+    if os.getpid() == 1:
+        ioloop.reaper = OrphanReaper(pids, logger)
+        signal.signal(signal.SIGCHLD, lambda *_: ioloop.request_reap())
+    ioloop.start()
+    try:
+        write_pidfile(settings.pidfile)
+    except OSError as exc:
+        logger.critical("could not write pidfile %s: %s", settings.pidfile, exc)
+    logger.info("supervisord started with pid %d", os.getpid())
+    state: dict[str, Daemon] = {}
+    _install_signals(state)
+    # gevent's signal watchers do not keep the loop alive; without a ref'd watcher the hub would raise
+    # LoopExit as soon as the main greenlet waits while no HTTP server is running.
+    keepalive = gevent.get_hub().loop.async_()
+    keepalive.start(lambda: None)
+    try:
+        while True:
+            daemon = Daemon(config, logger, load, listeners)
+            state["daemon"] = daemon
+            mood = daemon.run(ioloop, pids)
+            if mood != RESTART:
+                break
+            try:
+                config = load()
+            except ConfigError as exc:
+                logger.error("could not reload config, keeping the old one: %s", exc)
+                continue
+            logger = mainlog.configure(config.supervisord, to_stdout=foreground and not config.supervisord.silent)
+    finally:
+        pykka.ActorRegistry.stop_all(block=True, timeout=10)
+        ioloop.stop()
+        keepalive.close()
+        listeners.close()
+        remove_pidfile(settings.pidfile)
+    logger.info("supervisord stopped")
+    logging.shutdown()
+    return 0
+
+
+def apply_overrides(config: Config, **overrides: Any) -> Config:
+    """Command-line flags win over ``[supervisord]`` keys (None = not given)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return config
+    return dataclasses.replace(config, supervisord=dataclasses.replace(config.supervisord, **given))
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"Error: {message}", file=sys.stderr)
+    print(f"For help, use {os.path.basename(sys.argv[0])} -h", file=sys.stderr)
+    return code

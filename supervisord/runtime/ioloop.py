@@ -1,0 +1,199 @@
+"""One thread that watches every child's pidfd and pipes, and fires every timer.
+
+Nothing here blocks on a child or sleeps on a schedule: the thread sits in ``epoll_wait`` with a timeout equal
+to the next deadline, so a child's exit or output is noticed within a millisecond and an idle daemon uses no
+CPU. Callbacks run on this thread and must only hand work on (``actor_ref.tell``); they never wait.
+
+Rules kept here (architecture.md §2): each registered fd is owned and closed by this thread alone;
+registration from other threads goes through a queue and an eventfd wake-up.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pykka
+
+log = logging.getLogger("supervisord")
+
+READ_CHUNK = 1 << 20  # big reads: one message per MiB, not per line
+
+
+@dataclass(order=True)
+class Timer:
+    """A scheduled callback; ``cancel()`` is safe from any thread."""
+
+    at: float
+    seq: int
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class _Watch:
+    fd: int
+    on_data: Callable[[bytes], None] | None  # pipes: data chunks
+    on_close: Callable[[], None]  # pipes: EOF; pidfds: readable (the child exited)
+
+
+class IOLoop:
+    """The daemon's single epoll thread: pipes, pidfds, timers and the orphan reaper."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._wake_fd, select.EPOLLIN)
+        self._lock = threading.Lock()
+        self._pending: list[Callable[[], None]] = []
+        self._watches: dict[int, _Watch] = {}
+        self._timers: list[Timer] = []
+        self._seq = itertools.count()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self.reaper: Callable[[], None] | None = None  # set when we must reap orphans (PID 1)
+        self._reap_requested = False
+
+    # -- public, any thread --
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="io-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._running = False
+        self._wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def watch_pipe(self, fd: int, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
+        """Own ``fd`` (a pipe's read end): deliver chunks, then EOF; the loop closes it."""
+        os.set_blocking(fd, False)
+        self._call_soon(lambda: self._add(_Watch(fd, on_data, on_eof)))
+
+    def watch_exit(self, pidfd: int, on_exit: Callable[[], None]) -> None:
+        """Own ``pidfd``: call ``on_exit`` once when the process has exited (it is not reaped here)."""
+        self._call_soon(lambda: self._add(_Watch(pidfd, None, on_exit)))
+
+    def call_at(self, at: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` on this thread at monotonic time ``at``."""
+        timer = Timer(at, next(self._seq), callback)
+        self._call_soon(lambda: heapq.heappush(self._timers, timer))
+        return timer
+
+    def request_reap(self) -> None:
+        """Async-signal-friendly: ask the loop to collect orphaned zombies (SIGCHLD as PID 1)."""
+        self._reap_requested = True
+        self._wake()
+
+    # -- internals, loop thread --
+
+    def _wake(self) -> None:
+        try:
+            os.eventfd_write(self._wake_fd, 1)
+        except OSError:
+            pass
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            self._pending.append(fn)
+        self._wake()
+
+    def _add(self, watch: _Watch) -> None:
+        self._watches[watch.fd] = watch
+        self._epoll.register(watch.fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
+
+    def _drop(self, fd: int) -> _Watch | None:
+        watch = self._watches.pop(fd, None)
+        if watch is not None:
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass
+            os.close(fd)
+        return watch
+
+    def _next_timeout(self) -> float:
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        if not self._timers:
+            return -1
+        return max(0.0, self._timers[0].at - time.monotonic())
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                events = self._epoll.poll(self._next_timeout())
+            except InterruptedError:
+                continue
+            for fd, mask in events:
+                if fd == self._wake_fd:
+                    try:
+                        os.eventfd_read(self._wake_fd)
+                    except BlockingIOError:
+                        pass
+                    continue
+                self._ready(fd, mask)
+            self._run_pending()
+            if self._reap_requested and self.reaper is not None:
+                self._reap_requested = False
+                self._safely(self.reaper)
+            self._run_timers()
+        for fd in list(self._watches):
+            self._drop(fd)
+
+    def _run_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for fn in pending:
+            self._safely(fn)
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and (self._timers[0].cancelled or self._timers[0].at <= now):
+            timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                self._safely(timer.callback)
+
+    def _ready(self, fd: int, mask: int) -> None:
+        watch = self._watches.get(fd)
+        if watch is None:
+            return
+        if watch.on_data is None:  # a pidfd: readable means exited
+            self._drop(fd)
+            self._safely(watch.on_close)
+            return
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EIO, errno.EBADF):
+                log.warning("read error on fd %d: %s", fd, exc)
+            data = b""
+        if data:
+            self._safely(lambda: watch.on_data(data))  # type: ignore[misc]
+        else:
+            self._drop(fd)
+            self._safely(watch.on_close)
+
+    @staticmethod
+    def _safely(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except pykka.ActorDeadError:
+            pass  # output or an exit arriving after its actor stopped: nothing left to tell
+        except Exception:  # a callback's bug must never kill the loop
+            log.exception("io-loop callback failed")

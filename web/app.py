@@ -1,0 +1,77 @@
+"""The one Bottle app every listener serves, wrapped in HTTP Basic auth when credentials are configured."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import bottle
+
+if TYPE_CHECKING:
+    from supervisord.daemon import Daemon
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def password_matches(configured: str, given: str) -> bool:
+    """Constant-time check of a plain or ``{SHA}``+hex-sha1 password."""
+    if configured.startswith("{SHA}"):
+        digest = hashlib.sha1(given.encode()).hexdigest()
+        return hmac.compare_digest(configured[5:].lower().encode(), digest.encode())
+    return hmac.compare_digest(configured.encode(), given.encode())
+
+
+class BasicAuth:
+    """WSGI middleware: every route (RPC, logtail, GUI, static, 404s) needs the credentials."""
+
+    def __init__(self, app: WSGIApp, username: str, password: str) -> None:
+        self.app = app
+        self.username = username
+        self.password = password
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        user_ok = hmac.compare_digest(user.encode(), self.username.encode())
+        return password_matches(self.password, password) and user_ok
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._authorized(environ.get("HTTP_AUTHORIZATION", "")):
+            return self.app(environ, start_response)
+        body = b"<html><head><title>Unauthorized</title></head><body>Unauthorized</body></html>"
+        start_response(
+            "401 Unauthorized",
+            [
+                ("WWW-Authenticate", 'Basic realm="default"'),
+                ("Content-Type", "text/html"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+            ],
+        )
+        return [body]
+
+
+def build_app(daemon: Daemon) -> WSGIApp:
+    """Assemble every HTTP surface into one Bottle app, with auth around it when configured."""
+    app = bottle.Bottle(catchall=True, autojson=True)
+    # Surfaces register their routes here (xmlrpc, logtail, rest, gui, metrics).
+    config = daemon.config
+    creds = None
+    if config.inet_http_server is not None and config.inet_http_server.username:
+        creds = (config.inet_http_server.username, config.inet_http_server.password or "")
+    elif config.unix_http_server is not None and config.unix_http_server.username:
+        creds = (config.unix_http_server.username, config.unix_http_server.password or "")
+    if creds is None:
+        for name in ("inet_http_server", "unix_http_server"):
+            if getattr(config, name) is not None:
+                daemon.logger.critical("Server %r running without any HTTP authentication checking", name)
+        return app
+    return BasicAuth(app, *creds)

@@ -1,0 +1,135 @@
+"""The HTTP listeners: bound with stdlib sockets in the foreground, served by gevent in the daemon.
+
+Binding happens before daemonizing (so "address in use" reaches the terminal) and before the gevent hub
+exists (architecture.md §3); serving wraps the same sockets in gevent sockets once the hub is bound.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from supervisord.config.model import Config
+
+if TYPE_CHECKING:
+    from supervisord.daemon import Daemon
+
+
+class ListenError(Exception):
+    """A listener could not be opened; the message says which and why."""
+
+
+@dataclass
+class Listeners:
+    inet: socket.socket | None = None
+    unix: socket.socket | None = None
+    unix_path: str | None = None
+    servers: list[Any] = field(default_factory=list)
+
+    def fds(self) -> list[int]:
+        return [s.fileno() for s in (self.inet, self.unix) if s is not None]
+
+    def close(self) -> None:
+        for sock in (self.inet, self.unix):
+            if sock is not None:
+                sock.close()
+        if self.unix_path:
+            try:
+                os.unlink(self.unix_path)
+            except OSError:
+                pass
+        self.inet = self.unix = None
+
+
+def _socket_answers(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def bind_listeners(config: Config) -> Listeners:
+    """Open the configured TCP and unix sockets (no section, no server)."""
+    listeners = Listeners()
+    inet = config.inet_http_server
+    if inet is not None:
+        host = "" if inet.host in ("", "*") else inet.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, inet.port))
+        except OSError as exc:
+            sock.close()
+            raise ListenError(f"Cannot open an HTTP server: socket.error reported {exc}") from None
+        sock.listen(128)
+        listeners.inet = sock
+    unix = config.unix_http_server
+    if unix is not None:
+        path = unix.file
+        if os.path.exists(path):
+            if _socket_answers(path):
+                listeners.close()
+                raise ListenError(
+                    f"Another program is already listening on a port that one of our HTTP servers is "
+                    f"configured to use ({path}).  Shut this program down first before starting supervisord."
+                )
+            os.unlink(path)  # stale: nothing answers there
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # born 0600: nobody else can connect before the chmod below
+        try:
+            sock.bind(path)
+        except OSError as exc:
+            sock.close()
+            listeners.close()
+            if exc.errno == errno.ENOENT:
+                raise ListenError(f"Cannot open an HTTP server: no such directory for {path}") from None
+            raise ListenError(f"Cannot open an HTTP server: socket.error reported {exc}") from None
+        finally:
+            os.umask(old)
+        os.chmod(path, unix.chmod)
+        if unix.chown:
+            from supervisord.runtime.spawn import resolve_user
+
+            creds = resolve_user(unix.chown)
+            group_given = ":" in unix.chown
+            os.chown(path, creds.uid, creds.gid if group_given else -1)
+        sock.listen(128)
+        listeners.unix = sock
+        listeners.unix_path = path
+    return listeners
+
+
+def start_http_servers(daemon: Daemon, listeners: Listeners) -> Callable[[], None]:
+    """Serve the WSGI app on every bound listener; returns the function that stops them."""
+    import gevent.socket
+    from gevent.pywsgi import WSGIServer
+
+    from supervisord.web.app import build_app
+
+    app = build_app(daemon)
+    servers = []
+    for sock in (listeners.inet, listeners.unix):
+        if sock is None:
+            continue
+        gsock = gevent.socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            gsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        server = WSGIServer(gsock, app, log=None, error_log=None)
+        server.start()
+        servers.append(server)
+
+    def stop() -> None:
+        for server in servers:
+            server.stop(timeout=1)
+
+    return stop
