@@ -120,3 +120,47 @@ class Broadcast:
     """Tell ``message`` to every process actor (e.g. a log reopen)."""
 
     message: Any
+
+
+@dataclass(frozen=True)
+class ProcessesInOrder:
+    """Reply: ``list[tuple[ProcessSnapshot | None, ActorRef]]`` in Supervisor's start order: groups by
+    (priority, name), processes by (priority, config order). ``group`` limits it to one group; an unknown
+    group replies an :class:`Outcome` with ``BAD_NAME``."""
+
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Reread:
+    """Adopt ``config`` as the last-read config (what add/avail use) and diff it against the running groups.
+
+    Reply: ``(added, changed, removed)`` group names, each sorted.
+    """
+
+    config: Any
+
+
+@dataclass(frozen=True)
+class AddGroup:
+    """Create the group's processes from the last-read config and autostart them. Reply: an Outcome
+    (``BAD_NAME``, ``ALREADY_ADDED``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class RemoveGroup:
+    """Forget a group whose processes are all stopped. Reply: an Outcome (``BAD_NAME``, ``STILL_RUNNING``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class GetConfigInfo:
+    """Reply: ``list[tuple[GroupConfig, bool]]``: every group of the last-read config and whether it runs."""
+
+
+@dataclass(frozen=True)
+class ClearLogs:
+    """To a ProcessActor: truncate its log files and have the sinks reopen them. Reply: an Outcome."""

@@ -18,6 +18,7 @@ import pykka
 from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, auto_log_path
 from supervisord.actors.messages import (
     ChildExited,
+    ClearLogs,
     GetSnapshot,
     Outcome,
     ProcessDown,
@@ -131,7 +132,21 @@ class ProcessActor(HubSafeActor):
         elif isinstance(message, Reopen):
             for sink in self.sinks.values():
                 sink.tell(message)
+        elif isinstance(message, ClearLogs):
+            return self._clear_logs()
         return None
+
+    def _clear_logs(self) -> Outcome:
+        """Empty our log files; the sinks reopen so their size counters (rotation) start again at 0."""
+        try:
+            for path in self.logfiles.values():
+                if path and os.path.exists(path):
+                    os.truncate(path, 0)
+        except OSError as exc:
+            return Outcome("FAILED", f"{self.config.namespec}: {exc}")
+        for sink in self.sinks.values():
+            sink.tell(Reopen())
+        return Outcome()
 
     def _request_start(self, request: Start) -> Outcome:
         state = self.machine.state

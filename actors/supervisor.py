@@ -8,18 +8,24 @@ at a time.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import pykka
 
 from supervisord.actors.messages import (
+    AddGroup,
     BeginShutdown,
     Broadcast,
     FindProcesses,
+    GetConfigInfo,
     GetSnapshots,
     Outcome,
     ProcessDown,
+    ProcessesInOrder,
+    RemoveGroup,
+    Reread,
     Shutdown,
     SnapshotChanged,
     Start,
@@ -29,7 +35,7 @@ from supervisord.config.model import Config, GroupConfig, ProcessConfig
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.snapshot import ProcessSnapshot
-from supervisord.states import ProcessState
+from supervisord.states import STOPPED_STATES, ProcessState
 
 Key = tuple[str, str]  # (group, process name)
 
@@ -89,6 +95,8 @@ class SupervisorActor(HubSafeActor):
         self.config = config
         self.ctx = ctx
         self.entries: dict[Key, _Entry] = {}
+        self.groups: dict[str, GroupConfig] = {}  # the running groups, by name
+        self.last_read = config  # the config add/avail/getAllConfigInfo read (replaced by a reread)
         self.waiting_for_deps: list[Key] = []
         self.shutdown: _ShutdownPlan | None = None
 
@@ -105,6 +113,7 @@ class SupervisorActor(HubSafeActor):
             entry.ref.stop(block=False)
 
     def _add_group(self, group: GroupConfig) -> None:
+        self.groups[group.name] = group
         for proc in group.processes:
             ref = ProcessActor.start(proc, group.priority, self.ctx)
             self.entries[(group.name, proc.name)] = _Entry(proc, group, ref)
@@ -173,7 +182,72 @@ class SupervisorActor(HubSafeActor):
                 entry.ref.tell(message.message)
         elif isinstance(message, BeginShutdown):
             return self._begin_shutdown()
+        elif isinstance(message, ProcessesInOrder):
+            return self._in_order(message.group)
+        elif isinstance(message, Reread):
+            return self._reread(message.config)
+        elif isinstance(message, AddGroup):
+            return self._add_group_request(message.name)
+        elif isinstance(message, RemoveGroup):
+            return self._remove_group(message.name)
+        elif isinstance(message, GetConfigInfo):
+            return [(g, g.name in self.groups) for g in self.last_read.groups]
         return None
+
+    # -- runtime group changes (reread / add / remove) --
+
+    def _in_order(self, only: str | None) -> list[tuple[ProcessSnapshot | None, Any]] | Outcome:
+        if only is not None and only not in self.groups:
+            return Outcome("BAD_NAME", only)
+        groups = sorted(self.groups.values(), key=lambda g: (g.priority, g.name))
+        found: list[tuple[ProcessSnapshot | None, Any]] = []
+        for group in groups:
+            if only is not None and group.name != only:
+                continue
+            procs = sorted(enumerate(group.processes), key=lambda ip: (ip[1].priority, ip[0]))
+            for _, proc in procs:
+                entry = self.entries.get((group.name, proc.name))
+                if entry is not None:
+                    found.append((entry.snapshot, entry.ref))
+        return found
+
+    def _reread(self, config: Config) -> tuple[list[str], list[str], list[str]]:
+        self.last_read = config
+        new = {g.name: g for g in config.groups}
+        added = sorted(n for n in new if n not in self.groups)
+        removed = sorted(n for n in self.groups if n not in new)
+        changed = sorted(
+            n for n in new if n in self.groups and _comparable(new[n]) != _comparable(self.groups[n])
+        )
+        return added, changed, removed
+
+    def _add_group_request(self, name: str) -> Outcome:
+        group = self.last_read.group(name)
+        if group is None:
+            return Outcome("BAD_NAME", name)
+        if name in self.groups:
+            return Outcome("ALREADY_ADDED", name)
+        if self.shutdown is not None:
+            return Outcome("SHUTDOWN_STATE")
+        self._add_group(group)
+        self._autostart([(name, p.name) for p in group.processes])
+        self.ctx.logger.info("added process group %s", name)
+        return Outcome()
+
+    def _remove_group(self, name: str) -> Outcome:
+        if name not in self.groups:
+            return Outcome("BAD_NAME", name)
+        keys = [k for k in self.entries if k[0] == name]
+        for key in keys:
+            snap = self.entries[key].snapshot
+            if snap is not None and snap.state not in STOPPED_STATES:
+                return Outcome("STILL_RUNNING", name)
+        for key in keys:
+            self.entries.pop(key).ref.stop(block=False)
+        del self.groups[name]
+        self.waiting_for_deps = [k for k in self.waiting_for_deps if k[0] != name]
+        self.ctx.logger.info("removed process group %s", name)
+        return Outcome()
 
     def _snapshots(self) -> list[ProcessSnapshot]:
         snaps = [e.snapshot for e in self.entries.values() if e.snapshot is not None]
@@ -199,7 +273,7 @@ class SupervisorActor(HubSafeActor):
         if self.shutdown is not None:
             return self.shutdown.done
         self.waiting_for_deps = []
-        ranks = start_ranks(self.config.groups)
+        ranks = start_ranks(tuple(self.groups.values()))
         keyed: dict[tuple[int, int], list[Key]] = {}
         for key in self.entries:
             keyed.setdefault(ranks.get(key, (999, 0)), []).append(key)
@@ -227,3 +301,9 @@ class SupervisorActor(HubSafeActor):
         plan.waiting.discard(key)
         if not plan.waiting:
             self._next_batch()
+
+
+def _comparable(group: GroupConfig) -> GroupConfig:
+    """The group minus what must not count as a change (where in the file a section was written)."""
+    procs = tuple(dataclasses.replace(p, source_file="", source_line=0) for p in group.processes)
+    return dataclasses.replace(group, processes=procs)

@@ -169,6 +169,8 @@ class Machine:
         """A start request (a user's, autostart's or autorestart's). Caller checks STARTABLE_STATES."""
         if self.state not in STARTABLE_STATES and self.state is not ProcessState.BACKOFF:
             return []
+        if not user and self.shutting_down:
+            return []
         if user:
             self.backoff = 0
             self.shutting_down = False
@@ -188,6 +190,11 @@ class Machine:
         self.pid = pid
         self.killed = False
         self._log("info", f"spawned: '{self.name}' with pid {pid}")
+        if self.state is ProcessState.STOPPING:
+            # A stop arrived while the spawn was in flight: deliver it now, keep the stop's timer.
+            signum = self.config.stopsignals[self.stopping_signal_index]
+            self.effects.append(Kill(signum, self.config.stopasgroup))
+            return self._take()
         if self.config.startsecs <= 0:
             self._enter_running(now)
         else:
@@ -199,6 +206,10 @@ class Machine:
         self.spawnerr = error
         self.pid = 0
         self._log("info", f"spawnerr: {error}")
+        if self.state is ProcessState.STOPPING:  # stopped while the spawn was in flight: stay stopped
+            self._disarm()
+            self._change(ProcessState.STOPPED, pid=0)
+            return self._take()
         self._enter_backoff(now)
         return self._take()
 
@@ -293,8 +304,9 @@ class Machine:
 
     def _send_stop_signal(self, now: float) -> None:
         signum = self.config.stopsignals[self.stopping_signal_index]
-        self._log("debug", f"killing {self.name} (pid {self.pid}) with signal {signal_name(signum)}")
-        self.effects.append(Kill(signum, self.config.stopasgroup))
+        if self.pid:  # no pid yet: the spawn is in flight and spawned() delivers the signal
+            self._log("debug", f"killing {self.name} (pid {self.pid}) with signal {signal_name(signum)}")
+            self.effects.append(Kill(signum, self.config.stopasgroup))
         self._arm(now + self.config.stopwaitsecs)
 
     def timer(self, now: float) -> list[Effect]:
@@ -314,8 +326,9 @@ class Machine:
                 self._send_stop_signal(now)
             else:
                 self.killed = True
-                self._log("warn", f"killing '{self.name}' ({self.pid}) with SIGKILL")
-                self.effects.append(Kill(int(signal.SIGKILL), self.config.killasgroup))
+                if self.pid:
+                    self._log("warn", f"killing '{self.name}' ({self.pid}) with SIGKILL")
+                    self.effects.append(Kill(int(signal.SIGKILL), self.config.killasgroup))
                 self._arm(now + max(self.config.killwaitsecs, 1.0))
         elif state is ProcessState.EXITED and self.pending_restart:
             self.pending_restart = False

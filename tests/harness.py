@@ -109,8 +109,8 @@ class Daemon:
                 cwd=self.tmp,
                 start_new_session=True,
             )
-        wait_for(lambda: "supervisord started with pid" in self.log() or self.proc.poll() is not None,
-                 what="the daemon to start")
+        pidfile = self.tmp / "supervisord.pid"
+        wait_for(lambda: pidfile.exists() or self.proc.poll() is not None, what="the daemon to start")
         if self.proc.poll() is not None:
             raise AssertionError(f"daemon exited {self.proc.returncode}: {self.stderr()}")
         return self

@@ -227,7 +227,7 @@ def test_environment(text: str, expected: tuple[tuple[str, str], ...]) -> None:
     ("text", "reason"),
     [
         ("A", "missing '=' after A"),
-        ('A="open', "unterminated \" quote in value of A"),
+        ('A="open', 'unterminated " quote in value of A'),
         ("=1", "bad key"),
         ("A B=1", "missing '=' after A"),
     ],
@@ -286,7 +286,7 @@ def test_read_dotenv(tmp_path: Path) -> None:
     path.write_text("X=1\nY=2")
     assert v.read_dotenv(str(path)) == (("X", "1"), ("Y", "2"))
     missing = str(tmp_path / "missing.env")
-    with pytest.raises(ValueError, match="expected a readable env file, got '.*missing.env'"):
+    with pytest.raises(ValueError, match=r"expected a readable env file, got '.*missing.env'"):
         v.read_dotenv(missing)
     path.write_text("oops\n")
     with pytest.raises(ValueError, match=r"a\.env: line 1"):
@@ -328,7 +328,9 @@ def test_log_destination_paths_are_absolute_against_cwd() -> None:
     ],
 )
 def test_log_destination_remote_syslog(text: str, host: str, port: int, proto: str) -> None:
-    assert v.parse_log_destination(text, "/c") == LogDestination(LogKind.SYSLOG, host=host, port=port, protocol=proto)
+    assert v.parse_log_destination(text, "/c") == LogDestination(
+        LogKind.SYSLOG, host=host, port=port, protocol=proto
+    )
 
 
 @pytest.mark.parametrize(
@@ -354,12 +356,18 @@ def test_log_destinations_list() -> None:
         v.parse_log_destinations(" , ", "/c")
 
 
-# ---------------------------------------------------------------------------- syslog names, loglevel, port, user
+# ---------------------------------------------------------------------------- syslog, loglevel, port, user
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("local0", "local0"), ("LOCAL7", "local7"), ("User", "user"), ("KERNEL", "kern"), ("authpriv", "authpriv")],
+    [
+        ("local0", "local0"),
+        ("LOCAL7", "local7"),
+        ("User", "user"),
+        ("KERNEL", "kern"),
+        ("authpriv", "authpriv"),
+    ],
 )
 def test_syslog_facility(text: str, expected: str) -> None:
     assert v.parse_syslog_facility(text) == expected
@@ -380,7 +388,7 @@ def test_syslog_priority(text: str, expected: str) -> None:
 
 
 def test_syslog_priority_invalid() -> None:
-    with pytest.raises(ValueError, match="expected a syslog priority .*got 'loud'"):
+    with pytest.raises(ValueError, match=r"expected a syslog priority .*got 'loud'"):
         v.parse_syslog_priority("loud")
 
 
@@ -401,7 +409,7 @@ def test_loglevel(text: str, expected: str) -> None:
 
 
 def test_loglevel_invalid() -> None:
-    with pytest.raises(ValueError, match="expected a log level .*got 'chatty'"):
+    with pytest.raises(ValueError, match=r"expected a log level .*got 'chatty'"):
         v.parse_loglevel("chatty")
 
 

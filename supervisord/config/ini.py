@@ -115,8 +115,6 @@ def parse_ini(text: str, file: str) -> IniDocument:
         if stripped[0] in _COMMENT_PREFIXES:
             continue
         content = _strip_inline_comment(raw).rstrip()
-        if not content.strip():
-            continue
         indented = raw[0].isspace()
         if indented and cont_key is not None:
             separator = "\n" * (pending_blank + 1) if cont_key.value else ""

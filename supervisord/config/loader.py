@@ -455,7 +455,7 @@ class _Loader:
         username = r.string("username", names)
         password = r.string("password", names)
         if (username is None) != (password is None):
-            raise r.error(_AUTH_ERROR.format(section=r.name), "password" if password is None else "username")
+            raise r.error(_AUTH_ERROR.format(section=r.name), "username" if password is None else "password")
         return username, password
 
     def _unix_http_server(self, doc: IniDocument) -> UnixHttpServerConfig | None:
@@ -791,10 +791,10 @@ class _Loader:
         for num in range(numprocs_start, numprocs_start + numprocs):
             names: dict[str, str | int] = {**process_base, "process_num": num, "numprocs": numprocs}
             first = num == numprocs_start
-            name_text = r.expanded("process_name", names)
-            if name_text is None:
-                name_text = r.expand_default("%(program_name)s", names, "process_name")
-            name = r.parse("process_name", v.parse_name, names, "") if raw_name else v.parse_name(name_text)
+            if raw_name is None:
+                name = v.parse_name(r.expand_default("%(program_name)s", names, "process_name"))
+            else:
+                name = r.parse("process_name", v.parse_name, names, "")
             env_files = self._env_files(r, names)
             own_env = r.parse("environment", v.parse_environment, names, _NO_PAIRS)
             merged = dict(sup.environment)

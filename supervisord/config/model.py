@@ -104,7 +104,7 @@ class ProcessConfig:
     exitcodes: frozenset[int] = frozenset({0})
     stopsignals: tuple[int, ...] = (int(signal.SIGTERM),)  # sent in turn, stopwaitsecs apart
     stopwaitsecs: float = 10
-    killwaitsecs: float = 2  # Go extension: wait after the final SIGKILL before giving up (UNKNOWN)
+    killwaitsecs: float = 2  # Go extension: wait after a SIGKILL before sending it again (min 1 s)
     stopasgroup: bool = False
     killasgroup: bool = False
     restartpause: float = 0  # Go extension: wait this long after a stop before an automatic restart
