@@ -42,6 +42,11 @@ class Shutdown:
 
 
 @dataclass(frozen=True)
+class Restart:
+    """Stop the process if it runs, then start it again (no reply needed; ignored while shutting down)."""
+
+
+@dataclass(frozen=True)
 class Resume:
     """A reload finished: automatic restarts are allowed again."""
 
@@ -164,3 +169,28 @@ class GetConfigInfo:
 @dataclass(frozen=True)
 class ClearLogs:
     """To a ProcessActor: truncate its log files and have the sinks reopen them. Reply: an Outcome."""
+
+
+# --- from log sinks to the event bus (``ctx.extra["eventbus"]``, when there is one) ---
+
+
+@dataclass(frozen=True)
+class ProcessLogEvent:
+    """PROCESS_LOG_STDOUT/STDERR: one chunk of output (``*_events_enabled``), after ANSI stripping."""
+
+    name: str
+    group: str
+    pid: int
+    channel: str  # "stdout" or "stderr"
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ProcessCommunicationEvent:
+    """PROCESS_COMMUNICATION_STDOUT/STDERR: what a child sent between the XSUPERVISOR BEGIN/END tokens."""
+
+    name: str
+    group: str
+    pid: int
+    channel: str
+    data: bytes

@@ -15,13 +15,16 @@ from typing import Any
 
 import pykka
 
-from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, auto_log_path
+from supervisord import events
+from supervisord.actors.listener import ListenerOutput, ListenerState
+from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe, auto_log_path
 from supervisord.actors.messages import (
     ChildExited,
     ClearLogs,
     GetSnapshot,
     Outcome,
     ProcessDown,
+    Restart,
     Resume,
     Shutdown,
     SignalProcess,
@@ -62,9 +65,12 @@ from supervisord.states import (
 
 
 class ProcessActor(HubSafeActor):
-    def __init__(self, config: ProcessConfig, group_priority: int, ctx: RuntimeContext) -> None:
+    def __init__(
+        self, config: ProcessConfig, group_priority: int, ctx: RuntimeContext, pool: Any = None
+    ) -> None:
         super().__init__()
         self.config = config
+        self.pool = pool  # the ListenerPoolActor when this process is an event listener
         self.group_priority = group_priority
         self.ctx = ctx
         self.machine = Machine(config)
@@ -78,6 +84,7 @@ class ProcessActor(HubSafeActor):
         self.stop_waiters: list[HubSafeFuture] = []
         self.sinks: dict[str, Any] = {}
         self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
+        self.restart_when_stopped = False
         self.logfiles = {"stdout": "", "stderr": ""}
 
     # -- lifecycle --
@@ -94,7 +101,7 @@ class ProcessActor(HubSafeActor):
                 auto = auto_log_path(self.config, channel, settings.childlogdir, settings.identifier)
             if primary is not None:
                 self.logfiles[channel] = auto if primary.kind is LogKind.AUTO else (primary.path or "")
-            self.sinks[channel] = LogSinkActor.start(stream, auto)
+            self.sinks[channel] = LogSinkActor.start(self.config, channel, self.ctx, auto)
         self._publish()
 
     def on_stop(self) -> None:
@@ -127,6 +134,8 @@ class ProcessActor(HubSafeActor):
             return self._write_stdin(message.data)
         elif isinstance(message, GetSnapshot):
             return self._snapshot()
+        elif isinstance(message, Restart):
+            self._restart()
         elif isinstance(message, Resume):
             self.machine.resume()
         elif isinstance(message, Reopen):
@@ -191,6 +200,16 @@ class ProcessActor(HubSafeActor):
             self.stop_waiters.append(future)
             return Outcome(done=future)
         return Outcome(done=_resolved(Outcome()) if wait else None)
+
+    def _restart(self) -> None:
+        if self.machine.shutting_down:
+            return
+        if self.machine.state in STOPPED_STATES:
+            self._request_start(Start(wait=False))
+        else:
+            self.restart_when_stopped = True
+            if self.machine.state is not ProcessState.STOPPING:
+                self._apply(self.machine.stop(time.monotonic()))
 
     def _request_signal(self, signum: int) -> Outcome:
         if self.machine.state not in SIGNALLABLE_STATES or self.child is None:
@@ -264,7 +283,10 @@ class ProcessActor(HubSafeActor):
             if fd is None:
                 continue
             sink = self.sinks.get(channel)
-            loop.watch_pipe(fd, _chunk_teller(sink), _noop)
+            if channel == "stdout" and self.pool is not None:
+                loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+            else:
+                attach_pipe(loop, fd, sink, pid)
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self._apply(self.machine.spawned(pid, now))
 
@@ -313,6 +335,22 @@ class ProcessActor(HubSafeActor):
     def _on_transition(self, transition: Transition) -> None:
         new = transition.new
         machine = self.machine
+        config = self.config
+        if self.pool is not None:
+            self.pool.tell(ListenerState(config.name, new))
+        bus = self.ctx.extra.get("eventbus")
+        if bus is not None:
+            bus.tell(
+                events.process_state(
+                    new,
+                    transition.old,
+                    config.name,
+                    config.group,
+                    tries=transition.tries,
+                    pid=transition.pid,
+                    expected=transition.expected,
+                )
+            )
         if self.start_waiters and new is not ProcessState.STARTING:
             if machine.spawnerr:
                 result = Outcome("SPAWN_ERROR", self.config.namespec)
@@ -323,6 +361,9 @@ class ProcessActor(HubSafeActor):
             waiters, self.start_waiters = self.start_waiters, []
             for future in waiters:
                 future.set(result)
+        if new in STOPPED_STATES and self.restart_when_stopped:
+            self.restart_when_stopped = False
+            self.actor_ref.tell(Restart())
         if new in STOPPED_STATES and self.report_down:
             self._report_down()
         if self.stop_waiters and new in STOPPED_STATES:
@@ -366,17 +407,23 @@ class ProcessActor(HubSafeActor):
                 pass
 
 
+def _noop() -> None:
+    pass
+
+
+def _protocol_tee(name: str, pool: Any, sink: Any, pid: int) -> Any:
+    """A listener's stdout: the protocol goes to its pool, and the raw bytes to its log as usual."""
+
+    def on_data(data: bytes) -> None:
+        pool.tell(ListenerOutput(name, data))
+        if sink is not None:
+            sink.tell(Chunk(data, pid))
+
+    return on_data
+
+
 def _resolved(value: Outcome) -> HubSafeFuture:
     future = HubSafeFuture()
     future.set(value)
     return future
 
-
-def _noop() -> None:
-    pass
-
-
-def _chunk_teller(sink: Any) -> Any:
-    if sink is None:
-        return lambda data: None
-    return lambda data: sink.tell(Chunk(data))

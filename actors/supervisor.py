@@ -9,6 +9,7 @@ at a time.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +31,18 @@ from supervisord.actors.messages import (
     SnapshotChanged,
     Start,
 )
+from supervisord import events
+from supervisord.actors.eventbus import Flush, PoolDrained, Subscribe, Unsubscribe
+from supervisord.actors.listener import ListenerAttached, ListenerPoolActor
 from supervisord.actors.process import ProcessActor
-from supervisord.config.model import Config, GroupConfig, ProcessConfig
+from supervisord.config.model import Config, GroupConfig, GroupKind, ProcessConfig
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import STOPPED_STATES, ProcessState
 
 Key = tuple[str, str]  # (group, process name)
+DRAIN_TIMEOUT = 3.0  # seconds listeners get at shutdown to finish events already sent their way
 
 
 @dataclass
@@ -53,6 +58,9 @@ class _ShutdownPlan:
     batches: list[list[Key]]
     waiting: set[Key] = field(default_factory=set)
     done: HubSafeFuture = field(default_factory=HubSafeFuture)
+    draining: set[str] = field(default_factory=set)  # pools still delivering before their batch stops
+    drained: bool = False
+    drain_token: int = 0
 
 
 def start_ranks(groups: tuple[GroupConfig, ...]) -> dict[Key, tuple[int, int]]:
@@ -99,6 +107,7 @@ class SupervisorActor(HubSafeActor):
         self.last_read = config  # the config add/avail/getAllConfigInfo read (replaced by a reread)
         self.waiting_for_deps: list[Key] = []
         self.shutdown: _ShutdownPlan | None = None
+        self.pools: dict[str, Any] = {}  # listener pool actors, by group name
 
     # -- lifecycle --
 
@@ -106,17 +115,35 @@ class SupervisorActor(HubSafeActor):
         self.ctx.supervisor = self.actor_ref
         for group in self.config.groups:
             self._add_group(group)
+        self._publish(events.supervisor_state_change(running=True))
         self._autostart(list(self.entries))
 
     def on_stop(self) -> None:
         for entry in self.entries.values():
             entry.ref.stop(block=False)
+        for pool in self.pools.values():
+            pool.stop(block=False)
+
+    def _publish(self, event: events.Event) -> None:
+        bus = self.ctx.extra.get("eventbus")
+        if bus is not None:
+            bus.tell(event)
 
     def _add_group(self, group: GroupConfig) -> None:
         self.groups[group.name] = group
+        pool = None
+        bus = self.ctx.extra.get("eventbus")
+        if group.kind is GroupKind.EVENTLISTENER and group.pool is not None:
+            pool = ListenerPoolActor.start(group, self.ctx)
+            self.pools[group.name] = pool
+            if bus is not None:
+                bus.tell(Subscribe(pool, group.pool.events))
         for proc in group.processes:
-            ref = ProcessActor.start(proc, group.priority, self.ctx)
+            ref = ProcessActor.start(proc, group.priority, self.ctx, pool)
             self.entries[(group.name, proc.name)] = _Entry(proc, group, ref)
+            if pool is not None:
+                pool.tell(ListenerAttached(proc.name, ref))
+        self._publish(events.process_group(added=True, group=group.name))
 
     def _autostart(self, keys: list[Key]) -> None:
         ordered = sorted(
@@ -171,6 +198,8 @@ class SupervisorActor(HubSafeActor):
             if entry is not None and (entry.snapshot is None or entry.snapshot.serial < snap.serial):
                 entry.snapshot = snap
                 self._recheck_dependents()
+        elif isinstance(message, PoolDrained):
+            self._pool_drained(message)
         elif isinstance(message, ProcessDown):
             self._process_down((message.group, message.name))
         elif isinstance(message, GetSnapshots):
@@ -245,6 +274,13 @@ class SupervisorActor(HubSafeActor):
         for key in keys:
             self.entries.pop(key).ref.stop(block=False)
         del self.groups[name]
+        pool = self.pools.pop(name, None)
+        if pool is not None:
+            bus = self.ctx.extra.get("eventbus")
+            if bus is not None:
+                bus.tell(Unsubscribe(pool))
+            pool.stop(block=False)
+        self._publish(events.process_group(added=False, group=name))
         self.waiting_for_deps = [k for k in self.waiting_for_deps if k[0] != name]
         self.ctx.logger.info("removed process group %s", name)
         return Outcome()
@@ -273,6 +309,7 @@ class SupervisorActor(HubSafeActor):
         if self.shutdown is not None:
             return self.shutdown.done
         self.waiting_for_deps = []
+        self._publish(events.supervisor_state_change(running=False))
         ranks = start_ranks(tuple(self.groups.values()))
         keyed: dict[tuple[int, int], list[Key]] = {}
         for key in self.entries:
@@ -285,14 +322,52 @@ class SupervisorActor(HubSafeActor):
     def _next_batch(self) -> None:
         plan = self.shutdown
         assert plan is not None
+        if plan.draining:
+            return
         while not plan.waiting and plan.batches:
-            batch = plan.batches.pop(0)
+            batch = plan.batches[0]
+            pools = {k[0] for k in batch if k[0] in self.pools}
+            if pools and not plan.drained:
+                self._drain_pools(plan, pools)
+                return
+            plan.batches.pop(0)
+            plan.drained = False
             plan.waiting = set(batch)
             for key in batch:
                 entry = self.entries[key]
                 entry.ref.tell(Shutdown())
         if not plan.waiting and not plan.batches and not plan.done._result:
             plan.done.set(Outcome())
+
+    def _drain_pools(self, plan: _ShutdownPlan, pools: set[str]) -> None:
+        """Let listeners finish the events already on their way before they are stopped.
+
+        The flush travels through the bus behind every event published before it, so a pool that answers
+        has seen them all; a bounded wait keeps a stuck listener from holding the shutdown forever.
+        """
+        bus = self.ctx.extra.get("eventbus")
+        if bus is None:
+            plan.drained = True
+            self._next_batch()
+            return
+        plan.draining = set(pools)
+        plan.drain_token += 1
+        token, me = plan.drain_token, self.actor_ref
+        bus.tell(Flush(tuple(self.pools[name] for name in pools), me, token))
+        self.ctx.ioloop.call_at(time.monotonic() + DRAIN_TIMEOUT, lambda: me.tell(PoolDrained("", token)))
+
+    def _pool_drained(self, message: PoolDrained) -> None:
+        plan = self.shutdown
+        if plan is None or message.token != plan.drain_token or not plan.draining:
+            return
+        if message.pool:
+            plan.draining.discard(message.pool)
+        else:  # the timeout
+            self.ctx.logger.warning("event listeners did not drain in time: %s", ", ".join(sorted(plan.draining)))
+            plan.draining.clear()
+        if not plan.draining:
+            plan.drained = True
+            self._next_batch()
 
     def _process_down(self, key: Key) -> None:
         plan = self.shutdown

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import http.client
 import os
 import socket
 import sys
@@ -57,7 +58,9 @@ def read_ctl_section(path: str) -> CtlSection:
         raw = section.get(key)
         if raw is None:
             return None
-        text = expand(raw.value, names, file=raw.file, line=raw.line, section="supervisorctl", key=key).strip()
+        text = expand(
+            raw.value, names, file=raw.file, line=raw.line, section="supervisorctl", key=key
+        ).strip()
         return text or None
 
     url = value("serverurl")
@@ -130,9 +133,7 @@ def describe_transport_error(exc: BaseException, url: str) -> str | None:
     return None
 
 
-def run(
-    argv: Sequence[str], configuration: str | None = None, *, stdout: TextIO | None = None
-) -> int:
+def run(argv: Sequence[str], configuration: str | None = None, *, stdout: TextIO | None = None) -> int:
     """Parse, connect, run one command; return its exit status (never raises for server trouble)."""
     from supervisord.ctlcommands import Controller
 
@@ -167,7 +168,7 @@ def run(
     except OSError as exc:
         ctl.rc = EXIT_GENERIC
         ctl.output(describe_transport_error(exc, endpoint.url) or f"error: {endpoint.url}: {exc}")
-    except (xmlrpc.client.ResponseError, ValueError) as exc:
+    except (xmlrpc.client.ResponseError, http.client.HTTPException, ValueError) as exc:
         ctl.rc = EXIT_GENERIC
         ctl.output(f"error: {type(exc)}, {exc}")
     out.flush()

@@ -19,10 +19,11 @@ import gevent
 import gevent.event
 import pykka
 
-from supervisord.actors.logsink import Reopen
-from supervisord.actors.messages import BeginShutdown, Broadcast
-from supervisord.actors.supervisor import SupervisorActor
 from supervisord import mainlog
+from supervisord.actors.logsink import Reopen, clear_auto_logs
+from supervisord.actors.messages import BeginShutdown, Broadcast
+from supervisord.actors.eventbus import EventBusActor
+from supervisord.actors.supervisor import SupervisorActor
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.runtime.context import RuntimeContext
@@ -34,7 +35,11 @@ from supervisord.web.server import Listeners, start_http_servers
 
 SHUTDOWN = "shutdown"
 RESTART = "restart"
-
+ROOT_WARNING = (
+    "Supervisor is running as root.  Privileges were not dropped because no user is specified in the "
+    "config file.  If you intend to run as root, you can set user=root in the config file to avoid this "
+    "message."
+)
 
 
 def server_url(config: Config) -> str | None:
@@ -103,8 +108,15 @@ class Daemon:
         self.ctx = ctx
         stoppers: list[Callable[[], None]] = []
         try:
-            self.supervisor = SupervisorActor.start(self.config, ctx)
+            ctx.extra["eventbus"] = EventBusActor.start(ctx)
+            if not ctx.settings.nocleanup:  # stale AUTO child logs of this identifier (Supervisor does too)
+                clear_auto_logs(ctx.settings.childlogdir, ctx.settings.identifier)
+            if os.getuid() == 0 and not ctx.settings.user:
+                self.logger.critical(ROOT_WARNING)
+            # Supervisor's order: servers (and their log lines) first, then "started", then the spawns.
             stoppers.append(start_http_servers(self, self.listeners))
+            self.logger.info("supervisord started with pid %d", os.getpid())
+            self.supervisor = SupervisorActor.start(self.config, ctx)
             self.stop_event.wait()
             if self.mood == RESTART:
                 self.logger.info("received SIGHUP indicating restart request")
@@ -153,7 +165,9 @@ def remove_pidfile(path: str) -> None:
         pass
 
 
-def serve(config: Config, load: Callable[[], Config], listeners: Listeners, *, foreground: bool = True) -> int:
+def serve(
+    config: Config, load: Callable[[], Config], listeners: Listeners, *, foreground: bool = True
+) -> int:
     """Run until told to shut down; SIGHUP/RPC restart re-reads the config and runs again (same pid)."""
     settings = config.supervisord
     logger = mainlog.configure(settings, to_stdout=foreground and not settings.silent)
@@ -171,7 +185,6 @@ def serve(config: Config, load: Callable[[], Config], listeners: Listeners, *, f
         write_pidfile(settings.pidfile)
     except OSError as exc:
         logger.critical("could not write pidfile %s: %s", settings.pidfile, exc)
-    logger.info("supervisord started with pid %d", os.getpid())
     state: dict[str, Daemon] = {}
     _install_signals(state)
     # gevent's signal watchers do not keep the loop alive; without a ref'd watcher the hub would raise
@@ -190,7 +203,9 @@ def serve(config: Config, load: Callable[[], Config], listeners: Listeners, *, f
             except ConfigError as exc:
                 logger.error("could not reload config, keeping the old one: %s", exc)
                 continue
-            logger = mainlog.configure(config.supervisord, to_stdout=foreground and not config.supervisord.silent)
+            logger = mainlog.configure(
+                config.supervisord, to_stdout=foreground and not config.supervisord.silent
+            )
     finally:
         pykka.ActorRegistry.stop_all(block=True, timeout=10)
         ioloop.stop()

@@ -1,13 +1,18 @@
 """supervisord's own log, in Supervisor's format: ``2026-11-25 20:21:16,123 INFO spawned: 'x' with pid 7``.
 
-Built on the stdlib ``logging`` package (thread-safe, rotating handler included) with Supervisor's level
-names, including its TRAC and BLAT levels below DEBUG.
+Built on the stdlib ``logging`` package (thread-safe: every actor thread logs) with Supervisor's level
+names, including its TRAC and BLAT levels below DEBUG. The file handler is our own rather than
+``RotatingFileHandler`` because Supervisor's rotation differs in two visible ways: it rotates *after* the
+write that reaches ``maxbytes``, and ``backups=0`` truncates the file (the stdlib handler would then never
+rotate, and the log would grow without bound).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+import os
 import sys
 import time
 
@@ -36,9 +41,35 @@ LEVELS = {
     "trace": TRACE,
     "blather": BLATHER,
 }
+# Other spellings accepted for ``loglevel``/``-e`` (Supervisor's short names and the Go project's words).
+LEVEL_ALIASES = {
+    "crit": "critical",
+    "fatal": "critical",
+    "panic": "critical",
+    "erro": "error",
+    "err": "error",
+    "warning": "warn",
+    "debg": "debug",
+    "trac": "trace",
+    "blat": "blather",
+}
 # The words the state machine and actors use for Log effects.
-EFFECT_LEVELS = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO}
+EFFECT_LEVELS = {
+    "crit": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+}
 EFFECT_LEVELS.update(LEVELS)
+
+STDOUT_PATHS = ("/dev/stdout", "/proc/self/fd/1", "/dev/fd/1")
+STDERR_PATHS = ("/dev/stderr", "/proc/self/fd/2", "/dev/fd/2")
+
+
+def level_for(name: str) -> int:
+    """The numeric level of a ``loglevel`` word or alias, any case (unknown words: INFO)."""
+    word = name.strip().lower()
+    return LEVELS.get(LEVEL_ALIASES.get(word, word), logging.INFO)
 
 
 class SupervisorFormatter(logging.Formatter):
@@ -53,46 +84,135 @@ class SupervisorFormatter(logging.Formatter):
         return f"{stamp},{int(record.msecs):03d} {level} {message}"
 
 
+class RotatingLogHandler(logging.Handler):
+    """An append-mode log file rotated like Supervisor (``maxbytes`` 0: never; ``backups`` 0: truncate).
+
+    One ``os.write`` per record on an ``O_APPEND`` fd: no Python buffer to lose at a crash, and a reopen
+    (SIGUSR2) after logrotate moved the file starts a new one at the configured path.
+    """
+
+    def __init__(self, path: str, maxbytes: int, backups: int) -> None:
+        super().__init__()
+        self.path = path
+        self.maxbytes = maxbytes
+        self.backups = backups
+        self.fd = -1
+        self.size = 0
+        self._open()
+
+    def _open(self) -> None:
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self.size = os.fstat(self.fd).st_size
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            data = (self.format(record) + "\n").encode("utf-8", "replace")
+            if self.fd < 0:
+                self._open()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+            self.size += len(data)
+            if self.maxbytes and self.size >= self.maxbytes:
+                self.rotate()
+        except Exception:
+            self.handleError(record)
+
+    def rotate(self) -> None:
+        if self.backups <= 0:
+            os.ftruncate(self.fd, 0)
+            self.size = 0
+            return
+        os.close(self.fd)
+        self.fd = -1
+        for n in range(self.backups - 1, 0, -1):
+            src = f"{self.path}.{n}"
+            if os.path.exists(src):
+                os.replace(src, f"{self.path}.{n + 1}")
+        if os.path.exists(self.path):
+            os.replace(self.path, f"{self.path}.1")
+        self._open()
+
+    def reopen(self) -> None:
+        self.acquire()
+        try:
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+            self._open()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+        finally:
+            self.release()
+        super().close()
+
+
 def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
+
+
+def _syslog_handler() -> logging.Handler | None:
+    from supervisord.syslog import local_socket_path
+
+    try:
+        handler = logging.handlers.SysLogHandler(address=local_socket_path())
+    except OSError as exc:
+        print(f"supervisord: cannot log to syslog at {local_socket_path()}: {exc}", file=sys.stderr)
+        return None
+    handler.ident = "supervisord: "
+    return handler
+
+
+def build_handlers(config: SupervisordConfig, *, to_stdout: bool) -> list[logging.Handler]:
+    """The handlers for ``logfile``; ``to_stdout`` (nodaemon, not silent) adds stdout unless it is there."""
+    target = config.logfile
+    handlers: list[logging.Handler] = []
+    on_stdout = target in STDOUT_PATHS
+    if on_stdout:
+        handlers.append(logging.StreamHandler(sys.stdout))
+    elif target in STDERR_PATHS:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    elif target.lower() == "syslog":
+        handler = _syslog_handler()
+        if handler is not None:
+            handlers.append(handler)
+    elif target and target.upper() not in ("NONE", "OFF") and target != "/dev/null":
+        handlers.append(RotatingLogHandler(target, config.logfile_maxbytes, config.logfile_backups))
+    if to_stdout and not on_stdout:  # never the same line twice on stdout
+        handlers.append(logging.StreamHandler(sys.stdout))
+    return handlers
 
 
 def configure(config: SupervisordConfig, *, to_stdout: bool) -> logging.Logger:
     """(Re)build the main log's handlers from ``[supervisord]``; returns the logger."""
     logger = get_logger()
+    new = build_handlers(config, to_stdout=to_stdout)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    logger.setLevel(LEVELS.get(config.loglevel, logging.INFO))
+    logger.setLevel(level_for(config.loglevel))
     logger.propagate = False
     formatter = SupervisorFormatter()
-    target = config.logfile
-    stdout_target = target in ("/dev/stdout", "/proc/self/fd/1")
-    handlers: list[logging.Handler] = []
-    if stdout_target:
-        handlers.append(logging.StreamHandler(sys.stdout))
-    elif target == "/dev/stderr":
-        handlers.append(logging.StreamHandler(sys.stderr))
-    elif target == "syslog":
-        handlers.append(logging.handlers.SysLogHandler(address="/dev/log"))
-    elif target and target.upper() not in ("NONE", "OFF"):
-        handlers.append(
-            logging.handlers.RotatingFileHandler(
-                target, maxBytes=config.logfile_maxbytes, backupCount=config.logfile_backups
-            )
-        )
-    if to_stdout and not stdout_target:
-        handlers.append(logging.StreamHandler(sys.stdout))
-    for handler in handlers:
+    for handler in new:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     return logger
 
 
 def reopen() -> None:
-    """SIGUSR2: reopen file handlers (for an external logrotate)."""
+    """SIGUSR2 (and clearLog): reopen file handlers, for an external logrotate."""
     for handler in get_logger().handlers:
-        if isinstance(handler, logging.FileHandler):
+        if isinstance(handler, RotatingLogHandler):
+            with contextlib.suppress(OSError):
+                handler.reopen()
+        elif isinstance(handler, logging.FileHandler):
             handler.acquire()
             try:
                 handler.close()

@@ -18,7 +18,6 @@ import enum
 import os
 import signal
 from dataclasses import dataclass, field
-from typing import Union
 
 from supervisord.config.model import AutoRestart, ProcessConfig
 
@@ -34,7 +33,9 @@ class ProcessState(enum.IntEnum):
     UNKNOWN = 1000
 
 
-STOPPED_STATES = frozenset({ProcessState.STOPPED, ProcessState.EXITED, ProcessState.FATAL, ProcessState.UNKNOWN})
+STOPPED_STATES = frozenset(
+    {ProcessState.STOPPED, ProcessState.EXITED, ProcessState.FATAL, ProcessState.UNKNOWN}
+)
 RUNNING_STATES = frozenset({ProcessState.RUNNING, ProcessState.BACKOFF, ProcessState.STARTING})
 SIGNALLABLE_STATES = frozenset({ProcessState.RUNNING, ProcessState.STARTING, ProcessState.STOPPING})
 STARTABLE_STATES = frozenset({ProcessState.STOPPED, ProcessState.EXITED, ProcessState.FATAL})
@@ -85,7 +86,7 @@ class Transition:
     expected: bool | None = None  # for EXITED
 
 
-Effect = Union[Spawn, Kill, ArmTimer, DisarmTimer, Log, Transition]
+Effect = Spawn | Kill | ArmTimer | DisarmTimer | Log | Transition
 
 
 def describe_exit(status: int) -> tuple[int, str]:
@@ -227,9 +228,7 @@ class Machine:
 
     def _enter_backoff(self, now: float) -> None:
         self._change(ProcessState.BACKOFF)
-        if self.shutting_down:
-            self._give_up()
-        elif self.backoff > self.config.startretries:
+        if self.shutting_down or self.backoff > self.config.startretries:
             self._give_up()
         else:
             self._arm(now + self.backoff)

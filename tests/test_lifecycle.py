@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -23,7 +24,9 @@ def test_startsecs_then_running(daemon, tmp_path: Path) -> None:
         """
     )
     spawned = d.wait_log(r"spawned: 'slow' with pid \d+")[0]
-    running = d.wait_log(r"success: slow entered RUNNING state, process has stayed up for > than 1 seconds")[0]
+    running = d.wait_log(r"success: slow entered RUNNING state, process has stayed up for > than 1 seconds")[
+        0
+    ]
     assert 0.95 <= running - spawned <= 1.3
     assert d.stop() == 0
 
@@ -40,7 +43,7 @@ def test_backoff_ramp_then_fatal_exact_spawn_count(daemon) -> None:
     d.wait_log(r"gave up: crash entered FATAL state, too many start retries too quickly", timeout=15)
     spawns = d.times(r"spawned: 'crash'")
     assert len(spawns) == 3  # startretries=2: exactly 3 spawns
-    gaps = [b - a for a, b in zip(spawns, spawns[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(spawns)]
     assert 0.95 <= gaps[0] <= 1.3 and 1.95 <= gaps[1] <= 2.3, gaps
     assert d.count(r"exited: crash \(exit status 1; not expected\)") == 3
     assert d.stop() == 0
@@ -284,7 +287,10 @@ def test_sigterm_right_after_spawn_is_not_lost(daemon) -> None:
         stopwaitsecs = 30
         """
     )
-    d.wait_log(r"spawned: 'fresh'", timeout=5, )
+    d.wait_log(
+        r"spawned: 'fresh'",
+        timeout=5,
+    )
     began = time.monotonic()
     assert d.stop() == 0
     assert time.monotonic() - began < 1.5  # not the 30 s stopwaitsecs
@@ -350,7 +356,9 @@ def test_version_subcommand() -> None:
 def test_bad_config_exits_2_naming_file_line_key(tmp_path: Path) -> None:
     conf = tmp_path / "bad.conf"
     conf.write_text("[supervisord]\nlogfile=/dev/null\n\n[program:x]\ncommand=sleep 1\nstartsecs = soon\n")
-    out = subprocess.run([PY, "-m", "supervisord", "-c", str(conf)], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [PY, "-m", "supervisord", "-c", str(conf)], capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 2
     assert f"{conf}:6" in out.stderr and "startsecs" in out.stderr and "program:x" in out.stderr
     assert not list(tmp_path.glob("*.pid"))
@@ -380,8 +388,7 @@ def test_pid1_reaps_orphans_but_keeps_own_exit_status(tmp_path: Path) -> None:
         assert daemon_pid == 1
     finally:
         # unshare forwards nothing: signal the namespace's init (our daemon) through its host pid
-        host = [p for p in tagged_pids(d.tag) if Path(f"/proc/{p}/cmdline").read_bytes().find(b"supervisord") > 0]
-        for pid in host:
+        for pid in tagged_pids(d.tag):
             if b"-m\0supervisord" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 os.kill(pid, signal.SIGTERM)
         assert d.proc is not None

@@ -1072,7 +1072,7 @@ def test_full_lifecycle_transition_sequence() -> None:
     assert m.state is S.STOPPED
 
 
-# --- a stop that arrives while the spawn is in flight (the fork/exec window) ---------------------------------------------------------------
+# --- a stop that arrives while the spawn is in flight (the fork/exec window) ---
 
 
 def test_stop_in_fork_window_survives_spawned_with_startsecs_zero() -> None:

@@ -63,6 +63,10 @@ def build_app(daemon: Daemon) -> WSGIApp:
     """Assemble every HTTP surface into one Bottle app, with auth around it when configured."""
     app = bottle.Bottle(catchall=True, autojson=True)
     # Surfaces register their routes here (xmlrpc, logtail, rest, gui, metrics).
+    from supervisord.web import logtail, xmlrpc
+
+    xmlrpc.install(app, daemon)
+    logtail.install(app, daemon)
     config = daemon.config
     creds = None
     if config.inet_http_server is not None and config.inet_http_server.username:

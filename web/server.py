@@ -109,8 +109,48 @@ def bind_listeners(config: Config) -> Listeners:
     return listeners
 
 
+SOCKET_KEY = "supervisord.socket"  # environ key: the client's socket, so streams can notice a hang-up
+
+
+def _handler_class() -> type[Any]:
+    """A pywsgi handler that sends a fixed-length response in one write and exposes the client socket.
+
+    pywsgi writes the headers and the first body chunk with two ``sendall`` calls; with TCP_NODELAY that
+    is two segments, and some clients (and the reference tests) expect a reply in one.
+    """
+    from gevent.pywsgi import WSGIHandler
+
+    class OneWriteHandler(WSGIHandler):  # type: ignore[misc]
+        def get_environ(self) -> dict[str, Any]:
+            environ: dict[str, Any] = super().get_environ()
+            environ[SOCKET_KEY] = self.socket
+            return environ
+
+        def _write_with_headers(self, data: bytes) -> None:
+            self.headers_sent = True
+            self.finalize_headers()
+            out = bytearray(b"HTTP/1.1 ")
+            out += self.status
+            out += b"\r\n"
+            for header, value in self.response_headers:
+                out += header + b": " + value + b"\r\n"
+            out += b"\r\n"
+            if data:
+                if self.response_use_chunked:
+                    out += b"%x\r\n" % len(data) + data + b"\r\n"
+                else:
+                    out += data
+            self._sendall(out)
+
+    return OneWriteHandler
+
+
 def start_http_servers(daemon: Daemon, listeners: Listeners) -> Callable[[], None]:
-    """Serve the WSGI app on every bound listener; returns the function that stops them."""
+    """Serve the WSGI app on every bound listener; returns the function that stops them.
+
+    The bound sockets live as long as the process; each run of the runtime (a reload is a new run) serves a
+    dup of them, so a restart never drops the listening address and clients queue in the backlog meanwhile.
+    """
     import gevent.socket
     from gevent.pywsgi import WSGIServer
 
@@ -124,7 +164,7 @@ def start_http_servers(daemon: Daemon, listeners: Listeners) -> Callable[[], Non
         gsock = gevent.socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             gsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        server = WSGIServer(gsock, app, log=None, error_log=None)
+        server = WSGIServer(gsock, app, log=None, error_log=None, handler_class=_handler_class())
         server.start()
         servers.append(server)
 

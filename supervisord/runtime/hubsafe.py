@@ -18,6 +18,8 @@ import gevent
 import gevent.event
 import pykka
 
+from supervisord.runtime.pooled import PooledActor
+
 _hub_thread: int | None = None
 
 
@@ -75,8 +77,8 @@ class HubSafeFuture(pykka.ThreadingFuture[Any]):
         return super().get(timeout=timeout)
 
 
-class HubSafeActor(pykka.ThreadingActor):
-    """Base of every actor: asks aimed at it return futures the hub can wait on."""
+class HubSafeActor(PooledActor):
+    """Base of every actor: pooled scheduling, and asks aimed at it return futures the hub can wait on."""
 
     @staticmethod
     def _create_future() -> pykka.Future[Any]:

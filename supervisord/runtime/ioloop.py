@@ -11,6 +11,7 @@ registration from other threads goes through a queue and an eventfd wake-up.
 from __future__ import annotations
 
 import errno
+import fcntl
 import heapq
 import itertools
 import logging
@@ -24,8 +25,47 @@ from dataclasses import dataclass, field
 import pykka
 
 log = logging.getLogger("supervisord")
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 READ_CHUNK = 1 << 20  # big reads: one message per MiB, not per line
+PIPE_SIZE = 1 << 20  # ask the kernel for 1 MiB pipes: fewer wake-ups per byte (best effort)
+FLOW_LIMIT = 8 << 20  # bytes of one pipe handed to its consumer and not yet acknowledged
+
+
+class Flow:
+    """Backpressure for one pipe: bytes handed to the consumer (a log sink) but not yet written.
+
+    The loop counts every chunk it delivers; the consumer calls :meth:`done` after writing it. Once
+    ``limit`` bytes are outstanding the loop stops watching the pipe, so the child blocks in ``write()``
+    (exactly what it would do on a full pipe) instead of the sink's inbox growing without bound. The pipe
+    is watched again when the backlog falls to half the limit, so the consumer never runs dry.
+    """
+
+    def __init__(self, limit: int = FLOW_LIMIT) -> None:
+        self.limit = limit
+        self.pending = 0
+        self.paused = False
+        self._lock = threading.Lock()
+        self._resume: Callable[[], None] | None = None  # set by the loop when it pauses the pipe
+
+    def sent(self, nbytes: int) -> bool:
+        """Loop thread: count a delivered chunk; True means "stop reading this pipe for now"."""
+        with self._lock:
+            self.pending += nbytes
+            if self.pending >= self.limit:
+                self.paused = True
+            return self.paused
+
+    def done(self, nbytes: int) -> None:
+        """Consumer thread: ``nbytes`` were written; may resume the pipe."""
+        with self._lock:
+            self.pending -= nbytes
+            if not self.paused or self.pending > self.limit // 2:
+                return
+            self.paused = False
+            resume = self._resume
+        if resume is not None:
+            resume()
 
 
 @dataclass(order=True)
@@ -46,6 +86,8 @@ class _Watch:
     fd: int
     on_data: Callable[[bytes], None] | None  # pipes: data chunks
     on_close: Callable[[], None]  # pipes: EOF; pidfds: readable (the child exited)
+    flow: Flow | None = None  # pipes with backpressure
+    registered: bool = True  # False while paused by its flow
 
 
 class IOLoop:
@@ -78,10 +120,26 @@ class IOLoop:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def watch_pipe(self, fd: int, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
-        """Own ``fd`` (a pipe's read end): deliver chunks, then EOF; the loop closes it."""
+    def watch_pipe(
+        self,
+        fd: int,
+        on_data: Callable[[bytes], None],
+        on_eof: Callable[[], None],
+        flow: Flow | None = None,
+    ) -> None:
+        """Own ``fd`` (a pipe's read end): deliver chunks, then EOF; the loop closes it.
+
+        With a ``flow``, reading pauses while the consumer is ``flow.limit`` bytes behind.
+        """
         os.set_blocking(fd, False)
-        self._call_soon(lambda: self._add(_Watch(fd, on_data, on_eof)))
+        try:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass  # over the per-user pipe quota, or not a pipe: the default size works, just slower
+        watch = _Watch(fd, on_data, on_eof, flow)
+        if flow is not None:
+            flow._resume = lambda: self._call_soon(lambda: self._resume(watch))
+        self._call_soon(lambda: self._add(watch))
 
     def watch_exit(self, pidfd: int, on_exit: Callable[[], None]) -> None:
         """Own ``pidfd``: call ``on_exit`` once when the process has exited (it is not reaped here)."""
@@ -118,12 +176,25 @@ class IOLoop:
     def _drop(self, fd: int) -> _Watch | None:
         watch = self._watches.pop(fd, None)
         if watch is not None:
-            try:
-                self._epoll.unregister(fd)
-            except OSError:
-                pass
+            if watch.registered:
+                try:
+                    self._epoll.unregister(fd)
+                except OSError:
+                    pass
             os.close(fd)
         return watch
+
+    def _pause(self, watch: _Watch) -> None:
+        # Unregister rather than clear EPOLLIN: EPOLLHUP is reported even with no events asked for, so a
+        # paused pipe whose child exited would otherwise spin the loop.
+        if watch.registered:
+            self._epoll.unregister(watch.fd)
+            watch.registered = False
+
+    def _resume(self, watch: _Watch) -> None:
+        if not watch.registered and self._watches.get(watch.fd) is watch:
+            self._epoll.register(watch.fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
+            watch.registered = True
 
     def _next_timeout(self) -> float:
         while self._timers and self._timers[0].cancelled:
@@ -184,7 +255,15 @@ class IOLoop:
                 log.warning("read error on fd %d: %s", fd, exc)
             data = b""
         if data:
-            self._safely(lambda: watch.on_data(data))  # type: ignore[misc]
+            try:
+                watch.on_data(data)  # type: ignore[misc]
+            except pykka.ActorDeadError:
+                self._drop(fd)  # nobody will ever consume (or acknowledge) this pipe again
+                return
+            except Exception:
+                log.exception("io-loop callback failed")
+            if watch.flow is not None and watch.flow.sent(len(data)):
+                self._pause(watch)
         else:
             self._drop(fd)
             self._safely(watch.on_close)

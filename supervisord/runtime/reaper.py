@@ -46,4 +46,6 @@ class OrphanReaper:
                     _, status = os.waitpid(pid, os.WNOHANG)
                 except ChildProcessError:
                     continue
-                self.logger.debug("reaped unknown pid %d (exit status %d)", pid, os.waitstatus_to_exitcode(status))
+                self.logger.debug(
+                    "reaped unknown pid %d (exit status %d)", pid, os.waitstatus_to_exitcode(status)
+                )

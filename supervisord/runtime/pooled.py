@@ -1,0 +1,164 @@
+"""A pykka actor runtime that runs many actors on a few threads.
+
+``pykka.ThreadingActor`` gives every actor its own OS thread. With one actor per process plus one per log
+channel, 1,000 programs would mean 3,000 threads and tens of megabytes of stacks and thread state. Here an
+actor is scheduled on a small shared pool of worker threads whenever its inbox is non-empty, and processes
+its messages one at a time, in order, never on two workers at once: the actor model's guarantees, with
+memory proportional to the work in flight rather than to the number of actors (the way an Erlang/OTP
+scheduler runs millions of processes on a handful of threads).
+
+Rules for actors on this runtime (the same as for thread actors, plus one): never ask yourself; ask other
+actors only with a timeout; and do not block for long inside a handler, since that holds a worker.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import queue
+import sys
+import threading
+from typing import Any
+
+import pykka
+from pykka import ActorRegistry
+from pykka._envelope import Envelope
+from pykka.messages import _ActorStop
+
+log = logging.getLogger("pykka")
+
+BATCH = 64  # messages handled per turn before the actor yields its worker (fairness under floods)
+
+
+class Dispatcher:
+    """A fixed pool of worker threads pulling runnable actors from one queue."""
+
+    def __init__(self, workers: int) -> None:
+        self._runnable: queue.SimpleQueue[PooledActor | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"actor-worker-{n}", daemon=True) for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, actor: PooledActor) -> None:
+        self._runnable.put(actor)
+
+    def _work(self) -> None:
+        while True:
+            actor = self._runnable.get()
+            if actor is None:
+                return
+            actor._run_turn()
+
+
+_dispatcher_lock = threading.Lock()
+_dispatcher: Dispatcher | None = None
+
+
+def dispatcher() -> Dispatcher:
+    """The process-wide worker pool, created on first use (size: $SUPERVISORD_ACTOR_WORKERS or 16)."""
+    global _dispatcher
+    with _dispatcher_lock:
+        if _dispatcher is None:
+            _dispatcher = Dispatcher(int(os.environ.get("SUPERVISORD_ACTOR_WORKERS", "16")))
+        return _dispatcher
+
+
+class _Inbox:
+    """An actor's mailbox: putting a message into an idle actor's inbox makes the actor runnable."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: collections.deque[Envelope[Any]] = collections.deque()
+        self.scheduled = True  # until the actor has started, puts only queue
+        self.owner: PooledActor | None = None
+
+    def put(self, envelope: Envelope[Any], block: bool = True, timeout: float | None = None) -> None:
+        with self.lock:
+            self.messages.append(envelope)
+            if self.scheduled:
+                return
+            self.scheduled = True
+        assert self.owner is not None
+        dispatcher().submit(self.owner)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
+        with self.lock:
+            return self.messages.popleft()
+
+    def empty(self) -> bool:
+        return not self.messages
+
+
+class PooledActor(pykka.Actor):
+    """A pykka actor scheduled on the shared :class:`Dispatcher` instead of owning a thread."""
+
+    def _create_actor_inbox(self) -> Any:  # type: ignore[override]
+        inbox = _Inbox()
+        inbox.owner = self
+        return inbox
+
+    @staticmethod
+    def _create_future() -> pykka.Future[Any]:
+        return pykka.ThreadingFuture()
+
+    def _start_actor_loop(self) -> None:
+        self._started = False
+        dispatcher().submit(self)
+
+    def _run_turn(self) -> None:
+        """Handle up to BATCH messages, then give the worker back (re-queueing if more are waiting)."""
+        inbox: _Inbox = self.actor_inbox  # type: ignore[assignment]
+        if not self._started:
+            self._started = True
+            self._actor_loop_setup()
+        for _ in range(BATCH):
+            if self.actor_stopped.is_set():
+                self._actor_loop_teardown()
+                return  # stays "scheduled" forever: a dead actor is never run again
+            with inbox.lock:
+                if not inbox.messages:
+                    inbox.scheduled = False
+                    return
+                envelope = inbox.messages.popleft()
+            self._handle_envelope(envelope)
+        if self.actor_stopped.is_set():
+            self._actor_loop_teardown()
+            return
+        dispatcher().submit(self)
+
+    def _handle_envelope(self, envelope: Envelope[Any]) -> None:
+        """One message, with pykka's semantics: replies, exceptions to askers, failures stop the actor."""
+        try:
+            response = self._handle_receive(envelope.message)
+            if envelope.reply_to is not None:
+                envelope.reply_to.set(response)
+        except Exception:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception()
+            else:
+                self._handle_failure(*sys.exc_info())
+                try:
+                    self.on_failure(*sys.exc_info())
+                except Exception:
+                    self._handle_failure(*sys.exc_info())
+        except BaseException:
+            self._stop()
+            ActorRegistry.stop_all(block=False)
+
+    def _actor_loop_teardown(self) -> None:
+        inbox: _Inbox = self.actor_inbox  # type: ignore[assignment]
+        while True:
+            with inbox.lock:
+                if not inbox.messages:
+                    return
+                envelope = inbox.messages.popleft()
+            if envelope.reply_to is None:
+                continue
+            if isinstance(envelope.message, _ActorStop):
+                envelope.reply_to.set(None)
+            else:
+                dead = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+                envelope.reply_to.set_exception(exc_info=(pykka.ActorDeadError, dead, None))

@@ -1,0 +1,263 @@
+"""Events end to end: real listeners (Supervisor's childutils, superlance) against the real daemon."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import xmlrpc.client
+from pathlib import Path
+
+import pytest
+
+from harness import wait_for
+
+PY = sys.executable
+LISTENERS = Path(__file__).parent / "listeners.py"
+SUPERLANCE_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def records(path: Path) -> list[list[str]]:
+    if not path.exists():
+        return []
+    return [line.split(" ", 3) for line in path.read_text().splitlines()]
+
+
+def per_process(path: Path) -> dict[str, list[str]]:
+    """PROCESS_STATE events per process: 'EVENT from_state extra' in order."""
+    out: dict[str, list[str]] = {}
+    for name, _serial, _poolserial, payload in records(path):
+        if not name.startswith("PROCESS_STATE_"):
+            continue
+        fields = dict(tok.split(":", 1) for tok in payload.split(" "))
+        detail = " ".join(f"{k}:{v}" for k, v in fields.items() if k in ("from_state", "tries", "expected"))
+        out.setdefault(fields["processname"], []).append(f"{name} {detail}")
+    return out
+
+
+SCENARIO = """
+[eventlistener:rec]
+command = {py} {listeners} record {out}
+events = PROCESS_STATE
+buffer_size = 50
+[program:quitter]
+command = sh -c 'sleep 0.3; exit 3'
+startsecs = 0
+autorestart = false
+[program:crash]
+command = sh -c 'exit 1'
+startsecs = 1
+startretries = 1
+[program:steady]
+command = sleep 1000
+startsecs = 0
+"""
+
+
+def run_scenario(cmd: list[str], tmp: Path) -> dict[str, list[str]]:
+    tmp.mkdir()
+    out = tmp / "events.txt"
+    conf = tmp / "sv.conf"
+    conf.write_text(
+        textwrap.dedent(
+            f"""\
+            [supervisord]
+            nodaemon = true
+            logfile = {tmp}/sv.log
+            pidfile = {tmp}/sv.pid
+            childlogdir = {tmp}
+            """
+        )
+        + textwrap.dedent(SCENARIO).format(py=PY, listeners=LISTENERS, out=out)
+    )
+    proc = subprocess.Popen([*cmd, "-c", str(conf)], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(
+            lambda: "PROCESS_STATE_FATAL" in (out.read_text() if out.exists() else "")
+            and "PROCESS_STATE_EXITED" in out.read_text(),
+            timeout=20,
+            what="FATAL and EXITED events",
+        )
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return per_process(out)
+
+
+def test_childutils_listener_sees_supervisors_sequence(tmp_path: Path) -> None:
+    ours = run_scenario([PY, "-m", "supervisord"], tmp_path / "ours")
+    theirs = run_scenario([PY, "-m", "supervisor.supervisord"], tmp_path / "theirs")
+    for name in ("quitter", "crash"):
+        assert ours[name] == theirs[name], name
+    assert ours["quitter"] == [
+        "PROCESS_STATE_STARTING from_state:STOPPED tries:0",
+        "PROCESS_STATE_RUNNING from_state:STARTING",
+        "PROCESS_STATE_EXITED from_state:RUNNING expected:0",
+    ]
+    # steady's shutdown events reach the listener, which is stopped last
+    assert ours["steady"][-2:] == theirs["steady"][-2:] == [
+        "PROCESS_STATE_STOPPING from_state:RUNNING",
+        "PROCESS_STATE_STOPPED from_state:STOPPING",
+    ]
+
+
+def test_event_envelope_serials_and_group_events(daemon, tmp_path: Path) -> None:
+    out = tmp_path / "events.txt"
+    d = daemon(
+        f"""
+        [eventlistener:rec]
+        command = {PY} {LISTENERS} record {out}
+        events = EVENT
+        buffer_size = 100
+        [program:one]
+        command = sleep 1000
+        startsecs = 0
+        """
+    )
+    wait_for(lambda: any(r[0] == "PROCESS_STATE_RUNNING" and "processname:one" in r[3] for r in records(out)), what="RUNNING of one")
+    assert d.stop() == 0
+    rows = records(out)
+    assert rows[0][:2] == ["PROCESS_GROUP_ADDED", "0"]
+    assert {r[3] for r in rows if r[0] == "PROCESS_GROUP_ADDED"} == {"groupname:rec|", "groupname:one|"}
+    assert [int(r[1]) for r in rows] == sorted(int(r[1]) for r in rows)  # serials increase
+    assert [int(r[2]) for r in rows] == list(range(len(rows)))  # one pool: poolserial counts from 0
+    assert "SUPERVISOR_STATE_CHANGE_RUNNING" in [r[0] for r in rows]
+
+
+def test_listener_dying_mid_event_gets_it_redelivered(daemon, tmp_path: Path) -> None:
+    out = tmp_path / "events.txt"
+    d = daemon(
+        f"""
+        [eventlistener:flaky]
+        command = {PY} {LISTENERS} failonce {out}
+        events = PROCESS_GROUP,SUPERVISOR_STATE_CHANGE_RUNNING
+        startsecs = 0
+        """
+    )
+    marker = Path(str(out) + ".failed")
+    wait_for(marker.exists, what="the first delivery")
+    wait_for(lambda: len(records(out)) >= 2, what="redelivery")
+    failed_serial = marker.read_text()
+    assert failed_serial in [r[1] for r in records(out)]  # the event it died on came back
+    assert d.stop() == 0
+
+
+def test_garbage_from_listener_is_logged_and_listener_restarted(daemon, tmp_path: Path) -> None:
+    out = tmp_path / "starts.txt"
+    d = daemon(
+        f"""
+        [eventlistener:bad]
+        command = {PY} {LISTENERS} garbage {out}
+        events = TICK_5
+        startsecs = 0
+        """
+    )
+    d.wait_log(r"bad: has entered the UNKNOWN state")
+    wait_for(lambda: out.exists() and len(out.read_text().split()) >= 2, what="a restart")
+    assert d.proc is not None and d.proc.poll() is None
+    assert d.stop() == 0
+
+
+def test_crashmail_sends_mail_for_unexpected_exit(daemon, tmp_path: Path) -> None:
+    mail = tmp_path / "mail.txt"
+    sendmail = tmp_path / "sendmail"
+    sendmail.write_text(f"#!/bin/sh\ncat >> {mail}\n")
+    sendmail.chmod(0o755)
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:crashmail]
+        command = {SUPERLANCE_BIN}/crashmail -a -m ops@example.com -s {sendmail}
+        events = PROCESS_STATE_EXITED
+        [program:crasher]
+        command = sh -c 'sleep 1.5; exit 1'
+        startsecs = 1
+        autorestart = false
+        """
+    )
+    wait_for(lambda: mail.exists() and "exited unexpectedly" in mail.read_text(), timeout=15, what="a mail")
+    text = mail.read_text()
+    pid = d.pid_of("crasher")
+    assert "To: ops@example.com" in text
+    assert f"Process crasher in group crasher exited unexpectedly (pid {pid}) from state RUNNING" in text
+    assert d.stop() == 0
+
+
+def _rpc(port: int) -> xmlrpc.client.ServerProxy:
+    return xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+
+
+def test_memmon_restarts_a_process_over_its_limit(daemon, tmp_path: Path) -> None:
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:memmon]
+        command = {SUPERLANCE_BIN}/memmon -p big=20MB
+        events = TICK_5
+        [program:big]
+        command = {PY} -c "import time; x = bytearray(60 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]); time.sleep(1000)"
+        startsecs = 0
+        """
+    )
+    d.wait_log(r"spawned: 'big'")
+    first = d.pid_of("big")
+    d.wait_log(r"stopped: big \(terminated by SIGTERM\)", timeout=20)
+    wait_for(lambda: d.pid_of("big") != first, what="big to be started again")
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize("buffer_size", [2000, 10])
+def test_pool_of_three_under_a_burst(daemon, tmp_path: Path, buffer_size: int) -> None:
+    out = tmp_path / "events.txt"
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:pool]
+        command = {PY} {LISTENERS} record {out}
+        process_name = pool_%(process_num)d
+        numprocs = 3
+        events = REMOTE_COMMUNICATION
+        buffer_size = {buffer_size}
+        startsecs = 0
+        """,
+        supervisord="loglevel = info\n",
+    )
+    rpc = _rpc(port)
+    wait_for(lambda: all(p["statename"] == "RUNNING" for p in rpc.supervisor.getAllProcessInfo()), what="pool RUNNING")
+    wait_for(lambda: d.count(r"spawned: 'pool_\d'") == 3, what="3 listeners")
+    calls = [{"methodName": "supervisor.sendRemoteCommEvent", "params": ["burst", str(i)]} for i in range(1000)]
+    rpc.system.multicall(calls)
+
+    def settled() -> bool:
+        dropped = d.count(r"pool pool event buffer overflowed, discarding event")
+        return len(records(out)) + dropped >= 1000
+
+    wait_for(settled, timeout=30, what="every event delivered or dropped")
+    rows = records(out)
+    dropped = d.count(r"pool pool event buffer overflowed, discarding event")
+    payloads = [r[3] for r in rows]
+    assert len(payloads) == len(set(payloads))  # exactly once
+    assert len(rows) + dropped == 1000
+    if buffer_size >= 1000:
+        assert dropped == 0
+    poolserials = [int(r[2]) for r in rows]
+    assert len(set(poolserials)) == len(poolserials)
+    assert d.stop() == 0
