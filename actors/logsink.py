@@ -326,6 +326,7 @@ class SyslogTarget:
             transport = DatagramTransport((dest.host, dest.port or 514))
         self.queue = SyslogQueue(transport)
         self.reported_drops = 0
+        self.report_after = 0.0
 
     def write(self, data: bytes) -> None:
         self._put(self.splitter.feed(data))
@@ -575,7 +576,9 @@ class LogSinkActor(HubSafeActor):
             if target.pending():
                 target.flush()
             dropped = target.queue.dropped
-            if dropped != target.reported_drops:
+            now = time.monotonic()
+            if dropped != target.reported_drops and now >= target.report_after:
+                target.report_after = now + 10.0  # at most one warning per 10 s per destination
                 self.logger.warning(
                     "%s %s syslog is not keeping up: dropped %d messages so far",
                     self.config.name,

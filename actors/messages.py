@@ -17,6 +17,7 @@ class Start:
 
     wait: bool = True
     user: bool = True  # False for autostart: keeps the retry counter and respects the daemon's mood
+    then: Any = None  # called (in the process actor) once the request was handled: chains ordered spawns
 
 
 @dataclass(frozen=True)
@@ -194,3 +195,8 @@ class ProcessCommunicationEvent:
     pid: int
     channel: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class StartNext:
+    """To the SupervisorActor: the previous autostart has forked; start the next one in priority order."""

@@ -100,7 +100,7 @@ class ProcessActor(HubSafeActor):
                 settings = self.ctx.settings
                 auto = auto_log_path(self.config, channel, settings.childlogdir, settings.identifier)
             if primary is not None:
-                self.logfiles[channel] = auto if primary.kind is LogKind.AUTO else (primary.path or "")
+                self.logfiles[channel] = (auto or "") if primary.kind is LogKind.AUTO else (primary.path or "")
             self.sinks[channel] = LogSinkActor.start(self.config, channel, self.ctx, auto)
         self._publish()
 
@@ -125,7 +125,10 @@ class ProcessActor(HubSafeActor):
             if message.token == self.timer_token and self.machine.timer_at is not None:
                 self._apply(self.machine.timer(time.monotonic()))
         elif isinstance(message, Start):
-            return self._request_start(message)
+            outcome = self._request_start(message)
+            if message.then is not None:
+                message.then()
+            return outcome
         elif isinstance(message, (Stop, Shutdown)):
             return self._request_stop(message)
         elif isinstance(message, SignalProcess):

@@ -30,6 +30,7 @@ from supervisord.actors.messages import (
     Shutdown,
     SnapshotChanged,
     Start,
+    StartNext,
 )
 from supervisord import events
 from supervisord.actors.eventbus import Flush, PoolDrained, Subscribe, Unsubscribe
@@ -106,6 +107,8 @@ class SupervisorActor(HubSafeActor):
         self.groups: dict[str, GroupConfig] = {}  # the running groups, by name
         self.last_read = config  # the config add/avail/getAllConfigInfo read (replaced by a reread)
         self.waiting_for_deps: list[Key] = []
+        self.start_queue: list[Key] = []  # autostarts not yet told, in order
+        self.starting: Key | None = None  # the autostart told last, until it reports back
         self.shutdown: _ShutdownPlan | None = None
         self.pools: dict[str, Any] = {}  # listener pool actors, by group name
 
@@ -145,6 +148,35 @@ class SupervisorActor(HubSafeActor):
                 pool.tell(ListenerAttached(proc.name, ref))
         self._publish(events.process_group(added=True, group=group.name))
 
+    def _queue_start(self, key: Key) -> None:
+        """Autostarts fork one after another, in priority order (Supervisor's order, visible in pids):
+        each process actor says when it has handled its start, and only then is the next one told."""
+        self.start_queue.append(key)
+        self._start_next()
+
+    def _start_next(self) -> None:
+        if self.starting is not None:
+            return
+        while self.start_queue and self.shutdown is None:
+            key = self.start_queue.pop(0)
+            entry = self.entries.get(key)
+            if entry is None:
+                continue
+            me = self.actor_ref
+
+            def then(me: Any = me) -> None:
+                try:
+                    me.tell(StartNext())
+                except pykka.ActorDeadError:
+                    pass
+
+            try:
+                entry.ref.tell(Start(wait=False, user=False, then=then))
+            except pykka.ActorDeadError:
+                continue
+            self.starting = key
+            return
+
     def _autostart(self, keys: list[Key]) -> None:
         ordered = sorted(
             (k for k in keys if self.entries[k].config.autostart),
@@ -152,7 +184,7 @@ class SupervisorActor(HubSafeActor):
         )
         for key in ordered:
             if self._deps_ready(key):
-                self.entries[key].ref.tell(Start(wait=False, user=False))
+                self._queue_start(key)
             else:
                 self.waiting_for_deps.append(key)
 
@@ -184,7 +216,7 @@ class SupervisorActor(HubSafeActor):
                     ", ".join(fatal),
                 )
             elif all(state is ProcessState.RUNNING for _, state in states):
-                self.entries[key].ref.tell(Start(wait=False, user=False))
+                self._queue_start(key)
             else:
                 still.append(key)
         self.waiting_for_deps = still
@@ -200,6 +232,9 @@ class SupervisorActor(HubSafeActor):
                 self._recheck_dependents()
         elif isinstance(message, PoolDrained):
             self._pool_drained(message)
+        elif isinstance(message, StartNext):
+            self.starting = None
+            self._start_next()
         elif isinstance(message, ProcessDown):
             self._process_down((message.group, message.name))
         elif isinstance(message, GetSnapshots):
@@ -282,6 +317,10 @@ class SupervisorActor(HubSafeActor):
             pool.stop(block=False)
         self._publish(events.process_group(added=False, group=name))
         self.waiting_for_deps = [k for k in self.waiting_for_deps if k[0] != name]
+        self.start_queue = [k for k in self.start_queue if k[0] != name]
+        if self.starting is not None and self.starting[0] == name:
+            self.starting = None  # its actor is gone and will never report back
+            self._start_next()
         self.ctx.logger.info("removed process group %s", name)
         return Outcome()
 

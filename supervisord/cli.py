@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from supervisord import __version__, daemon
+from supervisord import __version__
 from supervisord.config.errors import ConfigError
 from supervisord.config.loader import find_config, load_config
 from supervisord.config.model import Config
@@ -91,10 +91,27 @@ def _overrides(opts: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def fail(message: str, code: int = 2) -> int:
+    """Supervisor's wording for a fatal startup problem: the error, then where to get help."""
+    print(f"Error: {message}", file=sys.stderr)
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "supervisord"
+    if program == "__main__.py":  # python -m supervisord
+        program = "supervisord"
+    print(f"For help, use {program} -h", file=sys.stderr)
+    return code
+
+
 def run_daemon(opts: argparse.Namespace) -> int:
+    """Load, check limits and pidfile, bind, drop privileges, then serve here or (``-d``) detached.
+
+    Everything that can fail for a reason the user should see happens before detaching, so it reaches the
+    terminal; the daemon module (and with it gevent and pykka) is imported only once we really serve.
+    """
+    from supervisord import daemonize
+
     path = config_path(opts.configuration)
     if path is None:
-        return daemon.fail(
+        return fail(
             "No config file found at default paths ($CWD/supervisord.conf, $CWD/etc/supervisord.conf, "
             "/etc/supervisord.conf, /etc/supervisor/supervisord.conf, ../etc/supervisord.conf, "
             "../supervisord.conf); use the -c option to specify a config file at a different path"
@@ -102,23 +119,53 @@ def run_daemon(opts: argparse.Namespace) -> int:
     try:
         overrides = _overrides(opts)
     except ValueError as exc:
-        return daemon.fail(str(exc))
+        return fail(str(exc))
 
     def load() -> Config:
-        return daemon.apply_overrides(load_config(path), **overrides)
+        from supervisord.daemon import apply_overrides
+
+        return apply_overrides(load_config(path), **overrides)
 
     try:
         config = load()
     except ConfigError as exc:
-        return daemon.fail(str(exc))
+        return fail(str(exc))
+    settings = config.supervisord
+    try:
+        daemonize.raise_rlimits(settings)
+        if opts.daemon:
+            daemonize.check_pidfile(settings.pidfile)
+    except daemonize.StartupError as exc:
+        return fail(str(exc), 1)
     try:
         listeners = bind_listeners(config)
     except ListenError as exc:
-        return daemon.fail(str(exc), 1)
-    if opts.daemon:
+        return fail(str(exc), 1)
+    # Import the runtime while we can still read every file: after the switch to ``user`` the interpreter's
+    # own library directory may be unreadable (a pyenv under /root, say).
+    from supervisord import daemon
+
+    if settings.user:
+        daemonize.preload_runtime()
+    try:
+        daemonize.drop_privileges(settings.user)
+    except daemonize.StartupError as exc:
         listeners.close()
-        return daemon.fail("-d/--daemon arrives with the control-plane work; run in the foreground for now", 1)
-    return daemon.serve(config, load, listeners, foreground=True)
+        return fail(str(exc), 1)
+
+    if not opts.daemon:
+        return daemon.serve(config, load, listeners, foreground=True)
+
+    def run(readiness: daemonize.Readiness) -> int:
+        return daemon.serve(config, load, listeners, foreground=False, ready=readiness.ready)
+
+    return daemonize.detach(
+        run,
+        keep_fds=listeners.fds(),
+        umask=settings.umask,
+        directory=settings.directory,
+        report=lambda message: fail(message, 1),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             load_env_file(opts.env_file)
         except (OSError, ValueError) as exc:
-            return daemon.fail(f"--env-file {opts.env_file}: {exc}")
+            return fail(f"--env-file {opts.env_file}: {exc}")
     if opts.command == "ctl":
         from supervisord.ctl import main as ctl_main
 
@@ -138,5 +185,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.command == "service":
         from supervisord.service import main as service_main
 
-        return service_main(opts.args, configuration=opts.configuration)
+        return service_main(opts.args, configuration=opts.configuration, env_file=opts.env_file)
     return run_daemon(opts)

@@ -31,6 +31,7 @@ from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
 from supervisord.runtime.reaper import OrphanReaper
 from supervisord.runtime.spawn import ManagedPids
+from supervisord.web.app import build_app
 from supervisord.web.server import Listeners, start_http_servers
 
 SHUTDOWN = "shutdown"
@@ -81,6 +82,8 @@ class Daemon:
         self.mood = SHUTDOWN
         self.supervisor: Any = None
         self.ctx: RuntimeContext | None = None
+        # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
+        self.on_ready: Callable[[], None] | None = None
 
     # -- requests from signals or RPC (hub thread) --
 
@@ -113,10 +116,15 @@ class Daemon:
                 clear_auto_logs(ctx.settings.childlogdir, ctx.settings.identifier)
             if os.getuid() == 0 and not ctx.settings.user:
                 self.logger.critical(ROOT_WARNING)
-            # Supervisor's order: servers (and their log lines) first, then "started", then the spawns.
-            stoppers.append(start_http_servers(self, self.listeners))
+            # Supervisor's log order: the servers' lines, "started", then the spawns. Serving starts only
+            # once the supervisor actor exists, so no request ever finds the runtime half-built.
+            app = build_app(self)
             self.logger.info("supervisord started with pid %d", os.getpid())
             self.supervisor = SupervisorActor.start(self.config, ctx)
+            stoppers.append(start_http_servers(self, self.listeners, app))
+            if self.on_ready is not None:
+                self.on_ready()
+                self.on_ready = None
             self.stop_event.wait()
             if self.mood == RESTART:
                 self.logger.info("received SIGHUP indicating restart request")
@@ -166,7 +174,12 @@ def remove_pidfile(path: str) -> None:
 
 
 def serve(
-    config: Config, load: Callable[[], Config], listeners: Listeners, *, foreground: bool = True
+    config: Config,
+    load: Callable[[], Config],
+    listeners: Listeners,
+    *,
+    foreground: bool = True,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Run until told to shut down; SIGHUP/RPC restart re-reads the config and runs again (same pid)."""
     settings = config.supervisord
@@ -195,6 +208,7 @@ def serve(
         while True:
             daemon = Daemon(config, logger, load, listeners)
             state["daemon"] = daemon
+            daemon.on_ready, ready = ready, None  # only the first run reports readiness
             mood = daemon.run(ioloop, pids)
             if mood != RESTART:
                 break

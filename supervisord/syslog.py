@@ -22,6 +22,7 @@ import select
 import socket
 import time
 from collections.abc import Iterable
+from typing import Any
 
 FACILITIES = {
     "kern": 0,
@@ -170,20 +171,26 @@ class DatagramTransport(Transport):
     def __init__(self, address: str | tuple[str, int]) -> None:
         self.address = address
         self.sock: socket.socket | None = None
+        self.target: Any = None  # the resolved address (a host name is looked up once, not per datagram)
 
     def _socket(self) -> socket.socket:
         if self.sock is None:
             if isinstance(self.address, str):
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self.target = self.address
             else:
-                family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
-                self.sock = socket.socket(family, socket.SOCK_DGRAM)
-            self.sock.setblocking(False)
+                family, kind, proto, _, addr = socket.getaddrinfo(*self.address, type=socket.SOCK_DGRAM)[0]
+                sock = socket.socket(family, kind, proto)
+                self.target = addr
+            sock.setblocking(False)
+            self.sock = sock
         return self.sock
 
     def send(self, frame: bytes) -> bool:
         try:
-            self._socket().sendto(frame, self.address)
+            self._socket().sendto(frame, self.target)
+        except socket.gaierror:
+            return False  # the name does not resolve (yet): keep the frame, try again later
         except (BlockingIOError, InterruptedError):
             return False
         except OSError as exc:

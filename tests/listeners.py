@@ -17,7 +17,9 @@ from supervisor import childutils
 def record(out: str) -> None:
     while True:
         headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
-        line = " ".join((headers["eventname"], headers["serial"], headers["poolserial"], payload.replace("\n", "|")))
+        line = " ".join(
+            (headers["eventname"], headers["serial"], headers["poolserial"], payload.replace("\n", "|"))
+        )
         with open(out, "a") as fh:
             fh.write(line + "\n")
         childutils.listener.ok(sys.stdout)

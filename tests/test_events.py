@@ -79,11 +79,15 @@ def run_scenario(cmd: list[str], tmp: Path) -> dict[str, list[str]]:
         )
         + textwrap.dedent(SCENARIO).format(py=PY, listeners=LISTENERS, out=out)
     )
-    proc = subprocess.Popen([*cmd, "-c", str(conf)], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cmd, "-c", str(conf)], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(
-            lambda: "PROCESS_STATE_FATAL" in (out.read_text() if out.exists() else "")
-            and "PROCESS_STATE_EXITED" in out.read_text(),
+            lambda: (
+                "PROCESS_STATE_FATAL" in (out.read_text() if out.exists() else "")
+                and "PROCESS_STATE_EXITED" in out.read_text()
+            ),
             timeout=20,
             what="FATAL and EXITED events",
         )
@@ -107,10 +111,14 @@ def test_childutils_listener_sees_supervisors_sequence(tmp_path: Path) -> None:
         "PROCESS_STATE_EXITED from_state:RUNNING expected:0",
     ]
     # steady's shutdown events reach the listener, which is stopped last
-    assert ours["steady"][-2:] == theirs["steady"][-2:] == [
-        "PROCESS_STATE_STOPPING from_state:RUNNING",
-        "PROCESS_STATE_STOPPED from_state:STOPPING",
-    ]
+    assert (
+        ours["steady"][-2:]
+        == theirs["steady"][-2:]
+        == [
+            "PROCESS_STATE_STOPPING from_state:RUNNING",
+            "PROCESS_STATE_STOPPED from_state:STOPPING",
+        ]
+    )
 
 
 def test_event_envelope_serials_and_group_events(daemon, tmp_path: Path) -> None:
@@ -126,7 +134,10 @@ def test_event_envelope_serials_and_group_events(daemon, tmp_path: Path) -> None
         startsecs = 0
         """
     )
-    wait_for(lambda: any(r[0] == "PROCESS_STATE_RUNNING" and "processname:one" in r[3] for r in records(out)), what="RUNNING of one")
+    wait_for(
+        lambda: any(r[0] == "PROCESS_STATE_RUNNING" and "processname:one" in r[3] for r in records(out)),
+        what="RUNNING of one",
+    )
     assert d.stop() == 0
     rows = records(out)
     assert rows[0][:2] == ["PROCESS_GROUP_ADDED", "0"]
@@ -241,9 +252,14 @@ def test_pool_of_three_under_a_burst(daemon, tmp_path: Path, buffer_size: int) -
         supervisord="loglevel = info\n",
     )
     rpc = _rpc(port)
-    wait_for(lambda: all(p["statename"] == "RUNNING" for p in rpc.supervisor.getAllProcessInfo()), what="pool RUNNING")
+    wait_for(
+        lambda: all(p["statename"] == "RUNNING" for p in rpc.supervisor.getAllProcessInfo()),
+        what="pool RUNNING",
+    )
     wait_for(lambda: d.count(r"spawned: 'pool_\d'") == 3, what="3 listeners")
-    calls = [{"methodName": "supervisor.sendRemoteCommEvent", "params": ["burst", str(i)]} for i in range(1000)]
+    calls = [
+        {"methodName": "supervisor.sendRemoteCommEvent", "params": ["burst", str(i)]} for i in range(1000)
+    ]
     rpc.system.multicall(calls)
 
     def settled() -> bool:

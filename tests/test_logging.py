@@ -197,7 +197,7 @@ def test_rotation_loses_and_doubles_nothing_at_full_rate(daemon: MakeDaemon, tmp
     files = chain(log, 40)
     wait_for(lambda: total_size(files) >= lines * 64, 60, what="every line to be logged")
     assert series(files) == list(range(1, lines + 1))
-    assert Path(f"{log}.25").exists() and not Path(f"{log}.26").exists()
+    assert Path(f"{log}.24").exists() and not Path(f"{log}.25").exists()  # 16384 lines per file
     assert all(p.stat().st_size <= 1024 * 1024 for p in files if p.exists())
     d.stop()
 
@@ -246,6 +246,7 @@ def test_auto_log_naming_and_cleanup(daemon: MakeDaemon, tmp_path: Path) -> None
         startsecs = 0
         """
     )
+    d.wait_log("supervisord started with pid")  # the cleanup happens before this line
     assert not stale.exists() and foreign.exists()
     out = wait_for(lambda: list(logs.glob("auto-stdout---supervisor-*.log")), what="AUTO stdout log")
     err = wait_for(lambda: list(logs.glob("auto-stderr---supervisor-*.log")), what="AUTO stderr log")
@@ -269,6 +270,7 @@ def test_auto_logs_kept_with_nocleanup(daemon: MakeDaemon, tmp_path: Path) -> No
         """,
         supervisord="nocleanup = true\n",
     )
+    d.wait_log("supervisord started with pid")
     out = wait_for(lambda: list(logs.glob("auto-stdout---supervisor-*.log")), what="AUTO stdout log")
     wait_for(lambda: out[0].read_text() == "kept\n", what="output in the AUTO file")
     d.stop()
@@ -523,3 +525,95 @@ def test_main_log_rotation(daemon: MakeDaemon, tmp_path: Path) -> None:
         size = p.stat().st_size
         assert 2048 <= size < 2048 + 400, size  # rotated after the write that reached maxbytes
         assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \w{4} ", p.read_text())
+
+
+class _Bus:
+    """Stands in for the event bus ref: records what the sink tells it."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def tell(self, message: object) -> None:
+        self.events.append(message)
+
+
+def test_sink_publishes_log_and_communication_events(tmp_path: Path) -> None:
+    import logging
+
+    from supervisord.actors.logsink import Chunk, Eof, LogSinkActor
+    from supervisord.actors.messages import ProcessCommunicationEvent, ProcessLogEvent
+    from supervisord.config.model import (
+        LogDestination,
+        LogKind,
+        ProcessConfig,
+        StreamLogConfig,
+        SupervisordConfig,
+    )
+    from supervisord.runtime.context import RuntimeContext
+    from supervisord.runtime.spawn import ManagedPids
+
+    log = tmp_path / "ev.log"
+    stream = StreamLogConfig(
+        destinations=(LogDestination(LogKind.FILE, path=str(log)),),
+        capture_maxbytes=1024,
+        events_enabled=True,
+    )
+    config = ProcessConfig(name="p", group="g", program_name="p", command="x", stdout=stream)
+    bus = _Bus()
+    ctx = RuntimeContext(
+        ioloop=IOLoop(),
+        pids=ManagedPids(),
+        logger=logging.getLogger("test-sink"),
+        settings=SupervisordConfig(strip_ansi=True),
+        base_environ={},
+        serverurl=None,
+        extra={"eventbus": bus},
+    )
+    flow = Flow()
+    flow.sent(200)
+    sink = LogSinkActor.start(config, "stdout", ctx, None)
+    try:
+        sink.tell(Chunk(b"\x1b[31mbefore\x1b[0m" + BEGIN_TOKEN[:5], 42, flow))
+        sink.tell(Chunk(BEGIN_TOKEN[5:] + b"secret" + END_TOKEN + b"after\n", 42, flow))
+        sink.ask(Eof(42), timeout=5)
+    finally:
+        sink.stop(timeout=5)
+    assert log.read_bytes() == b"beforeafter\n"
+    assert bus.events == [
+        ProcessLogEvent("p", "g", 42, "stdout", b"before"),
+        ProcessLogEvent("p", "g", 42, "stdout", b"secret"),  # captured output is a log event too
+        ProcessCommunicationEvent("p", "g", 42, "stdout", b"secret"),
+        ProcessLogEvent("p", "g", 42, "stdout", b"after\n"),
+    ]
+    expected_pending = (
+        200 - len(b"\x1b[31mbefore\x1b[0m") - len(BEGIN_TOKEN) - len(b"secret") - len(END_TOKEN)
+    )
+    assert flow.pending == expected_pending - len(b"after\n")  # every chunk acknowledged
+
+
+def test_redirect_stderr_goes_to_the_stdout_log(daemon: MakeDaemon, tmp_path: Path) -> None:
+    log = tmp_path / "both.log"
+    d = daemon(
+        f"""
+        [program:merged]
+        command = bash -c "echo out; sleep 0.1; echo err >&2; exec sleep 1000"
+        stdout_logfile = {log}
+        redirect_stderr = true
+        startsecs = 0
+        """
+    )
+    wait_for(lambda: log.exists() and log.read_text() == "out\nerr\n", what="both streams in one file")
+    assert not list((tmp_path / "logs").glob("merged-stderr---*"))
+    d.stop()
+
+
+def test_main_log_reopened_on_sigusr2_after_mv(daemon: MakeDaemon, tmp_path: Path) -> None:
+    d = daemon("")
+    d.wait_log("supervisord started with pid")
+    moved = tmp_path / "supervisord.log.old"
+    os.rename(d.logfile, moved)
+    d.signal(signal.SIGUSR2)
+    d.wait_log("received SIGUSR2 indicating log reopen request")  # in the new file at the old path
+    assert "supervisord started with pid" in moved.read_text()
+    assert "supervisord started with pid" not in d.log()
+    d.stop()

@@ -53,7 +53,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, Pa
     sock = tmp / "ctl.sock"
     extra = (
         inet_section(port, "admin", "pw")
-        + f"[unix_http_server]\nfile = {sock}\n"
+        + f"[unix_http_server]\nfile = {sock}\nusername = admin\npassword = pw\n"
         + f"[supervisorctl]\nserverurl = http://127.0.0.1:{port}\nusername = admin\npassword = pw\n"
     )
     d = Daemon(tmp, PROGRAMS, supervisord=extra).start()
@@ -137,24 +137,26 @@ def test_tail_maintail_clear(setup: Any) -> None:
     rc, lines = run(setup, "tail", "sleeper", "stderr")
     assert "err-one" in lines
     rc, lines = run(setup, "tail", "-5", "sleeper")
-    assert rc == 0 and lines == ["-one"]
+    assert rc == 0 and lines == ["-one", ""]
     assert run(setup, "tail", "nosuch")[1] == ["nosuch: ERROR (no such process name)"]
     rc, lines = run(setup, "maintail")
-    assert rc == 0 and any("supervisord started" in line for line in lines)
+    assert rc == 0 and len(lines) > 2 and "\n".join(lines[1:]) in setup[0].log()
     assert run(setup, "clear", "sleeper") == (0, ["sleeper: cleared"])
     assert "line-one" not in run(setup, "tail", "sleeper")[1]
     rc, lines = run(setup, "clear", "all")
     assert rc == 0 and "sleeper: cleared" in lines
 
 
-def _follow(setup: Any, *args: str, want: str) -> str:
-    """Run a ``-f`` command until ``want`` shows up, then interrupt it like a user would (Ctrl-C)."""
+def _follow(setup: Any, args: tuple[str, ...], action: Any, want: str) -> str:
+    """Run a ``-f`` command, do ``action`` once it is following, wait for ``want``, then kill it."""
     d, cwd, _, _ = setup
     cmd = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(d.config), *args]
     out_path = cwd / f"follow-{time.monotonic_ns()}.out"
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
+        wait_for(lambda: "Press Ctrl-C" in out_path.read_text(), 15, interval=0.05, what="the -f banner")
+        action()
         wait_for(lambda: want in out_path.read_text(errors="replace"), 15, interval=0.05, what=want)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -168,29 +170,18 @@ def _follow(setup: Any, *args: str, want: str) -> str:
 
 def test_tail_follow(setup: Any) -> None:
     server = setup[3]
-    server.supervisor.startProcess("manual")
-    # Follow a fresh process log: its first line arrives after the follow started.
+    # Follow a fresh log: the first line arrives only after the follow started.
     server.supervisor.stopProcess("sleeper")
     server.supervisor.clearProcessLogs("sleeper")
-
-    def restart_later() -> None:
-        server.supervisor.startProcess("sleeper")
-
-    d, cwd, _, _ = setup
-    cmd = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(d.config), "tail", "-f", "sleeper"]
-    out_path = cwd / "tailf.out"
-    with open(out_path, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: "Press Ctrl-C" in out_path.read_text(), 15, interval=0.05, what="tail -f banner")
-        restart_later()
-        wait_for(lambda: "line-one" in out_path.read_text(), 15, interval=0.05, what="followed output")
-    finally:
-        proc.kill()
-        proc.wait(5)
+    text = _follow(
+        setup, ("tail", "-f", "sleeper"), lambda: server.supervisor.startProcess("sleeper"), "line-one"
+    )
+    assert text.startswith("==> Press Ctrl-C to exit <==")
+    text = _follow(
+        setup, ("maintail", "-f"), lambda: server.supervisor.startProcess("manual"), "spawned: 'manual'"
+    )
+    assert text.startswith("==> Press Ctrl-C to exit <==")
     server.supervisor.stopProcess("manual")
-    text = _follow(setup, "maintail", "-f", want="supervisord started")
-    assert "==> Press Ctrl-C to exit <==" in text
 
 
 def test_unix_socket_url_and_auth_failure(setup: Any) -> None:

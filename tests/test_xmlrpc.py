@@ -443,3 +443,51 @@ def test_response_is_one_write(env: tuple[Daemon, Any, int]) -> None:
             next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
         )
         assert len(body) == length and body.endswith(b"</methodResponse>\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_unix_socket_chown(daemon: Any, tmp_path: Path) -> None:
+    import grp
+    import pwd
+
+    path = tmp_path / "owned.sock"
+    user = pwd.getpwnam("nobody")
+    group = grp.getgrgid(user.pw_gid).gr_name
+    daemon("", supervisord=f"[unix_http_server]\nfile = {path}\nchmod = 0770\nchown = nobody:{group}\n")
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (user.pw_uid, user.pw_gid, 0o770)
+    assert unix_proxy(path).supervisor.getAPIVersion() == "3.0"
+
+
+def test_each_listener_has_its_own_credentials(daemon: Any, tmp_path: Path) -> None:
+    port = free_port()
+    path = tmp_path / "auth.sock"
+    extra = (
+        inet_section(port, "inet", "one")
+        + f"[unix_http_server]\nfile = {path}\nusername = unix\npassword = two\n"
+    )
+    daemon("", supervisord=extra)
+    assert wait_ready_auth(proxy(port, "inet:one"))
+    assert unix_proxy(path, "unix:two").supervisor.getAPIVersion() == "3.0"
+    with pytest.raises(xmlrpc.client.ProtocolError):
+        unix_proxy(path, "inet:one").supervisor.getAPIVersion()
+    with pytest.raises(xmlrpc.client.ProtocolError):
+        proxy(port, "unix:two").supervisor.getAPIVersion()
+
+
+def wait_ready_auth(server: Any) -> bool:
+    return bool(wait_for(lambda: server.supervisor.getAPIVersion() == "3.0", what="authorized call"))
+
+
+def test_clear_main_log(daemon: Any) -> None:
+    port = free_port()
+    d = daemon(
+        "[program:a]\ncommand = sleep 1000\nstartsecs = 0\nautostart = false\n",
+        supervisord=inet_section(port),
+    )
+    s = wait_ready(port)
+    assert "supervisord started" in s.supervisor.readLog(0, 0)
+    assert s.supervisor.clearLog() is True
+    assert "supervisord started" not in d.log()
+    s.supervisor.startProcess("a")  # the log is reopened: new lines land in the fresh file
+    wait_for(lambda: "spawned: 'a'" in s.supervisor.readLog(0, 0), what="a fresh main log line")

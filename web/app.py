@@ -60,22 +60,22 @@ class BasicAuth:
 
 
 def build_app(daemon: Daemon) -> WSGIApp:
-    """Assemble every HTTP surface into one Bottle app, with auth around it when configured."""
+    """Assemble every HTTP surface into one WSGI app (auth is added per listener, see for_listener)."""
     app = bottle.Bottle(catchall=True, autojson=True)
     # Surfaces register their routes here (xmlrpc, logtail, rest, gui, metrics).
     from supervisord.web import logtail, xmlrpc
 
     xmlrpc.install(app, daemon)
-    logtail.install(app, daemon)
-    config = daemon.config
-    creds = None
-    if config.inet_http_server is not None and config.inet_http_server.username:
-        creds = (config.inet_http_server.username, config.inet_http_server.password or "")
-    elif config.unix_http_server is not None and config.unix_http_server.username:
-        creds = (config.unix_http_server.username, config.unix_http_server.password or "")
-    if creds is None:
-        for name in ("inet_http_server", "unix_http_server"):
-            if getattr(config, name) is not None:
-                daemon.logger.critical("Server %r running without any HTTP authentication checking", name)
-        return app
-    return BasicAuth(app, *creds)
+    wsgi: WSGIApp = logtail.LogTail(app, daemon)
+    for name in ("inet_http_server", "unix_http_server"):
+        section = getattr(daemon.config, name)
+        if section is not None and not section.username:
+            daemon.logger.critical("Server %r running without any HTTP authentication checking", name)
+    return wsgi
+
+
+def for_listener(app: WSGIApp, section: Any) -> WSGIApp:
+    """The app as one listener serves it: each server section has its own credentials, as in Supervisor."""
+    if section is not None and section.username:
+        return BasicAuth(app, section.username, section.password or "")
+    return app

@@ -14,7 +14,6 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import bottle
 import gevent
 
 from supervisord.actors.messages import FindProcesses, Outcome
@@ -32,13 +31,14 @@ TRUNCATED = b"==> File truncated <==\n"
 def _client_gone(sock: Any) -> bool:
     if sock is None:
         return False
+    raw = getattr(sock, "_sock", sock)  # gevent's recv would wait for data; peek at the OS socket instead
     try:
-        data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        data = raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except (BlockingIOError, InterruptedError):
         return False
     except OSError:
         return True
-    return data == b""
+    return bool(data == b"")
 
 
 def follow(path: str, sock: Any = None) -> Iterator[bytes]:
@@ -83,48 +83,70 @@ def follow(path: str, sock: Any = None) -> Iterator[bytes]:
             fh.close()
 
 
-def _stream(path: str) -> Iterator[bytes]:
+class _NotFound(Exception):
+    pass
+
+
+def _process_log(daemon: Daemon, spec: str) -> str:
+    name, _, channel = spec.partition("/")
+    channel = channel or "stdout"
+    _, sep, proc = name.partition(":")
+    if channel not in ("stdout", "stderr") or not name or (sep and proc in ("", "*")):
+        raise _NotFound()
     try:
-        mtime = os.stat(path).st_mtime
-    except OSError:
-        bottle.abort(404, "Not Found")
-    bottle.response.content_type = "text/plain;charset=utf-8"
-    bottle.response.set_header("Last-Modified", email.utils.formatdate(mtime, usegmt=True))
-    bottle.response.set_header("X-Accel-Buffering", "no")
-    bottle.response.set_header("Cache-Control", "no-cache")
-    return follow(path, bottle.request.environ.get(SOCKET_KEY))
+        found = daemon.supervisor.ask(FindProcesses(name), block=False).get(timeout=10)
+    except Exception:
+        raise _NotFound() from None
+    if isinstance(found, Outcome) or not found or found[0][0] is None:
+        raise _NotFound()
+    snap = found[0][0]
+    path: str = snap.stdout_logfile if channel == "stdout" else snap.stderr_logfile
+    if not path:
+        raise _NotFound()
+    return path
 
 
-def install(app: bottle.Bottle, daemon: Daemon) -> None:
-    def process_tail(spec: str) -> Iterator[bytes]:
-        if bottle.request.method != "GET":
-            bottle.abort(400, "Bad Request")
-        name, _, channel = spec.partition("/")
-        channel = channel or "stdout"
-        if channel not in ("stdout", "stderr") or not name:
-            bottle.abort(404, "Not Found")
-        _, sep, proc = name.partition(":")
-        if sep and proc in ("", "*"):
-            bottle.abort(404, "Not Found")
+class LogTail:
+    """WSGI middleware serving the two tail routes itself and passing everything else on.
+
+    Plain WSGI rather than Bottle routes: Bottle pulls the first chunk out of a generator before it sends
+    anything, so a quiet log would hold back even the status line.
+    """
+
+    def __init__(self, app: Any, daemon: Daemon) -> None:
+        self.app = app
+        self.daemon = daemon
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path == "/mainlogtail" or path.startswith("/logtail/"):
+            return self._tail(environ, start_response, path)
+        return self.app(environ, start_response)
+
+    def _tail(self, environ: dict[str, Any], start_response: Any, path: str) -> Any:
+        if environ.get("REQUEST_METHOD") != "GET":
+            return _plain(start_response, "400 Bad Request")
         try:
-            found = daemon.supervisor.ask(FindProcesses(name), block=False).get(timeout=10)
-        except Exception:
-            bottle.abort(404, "Not Found")
-        if isinstance(found, Outcome) or not found or found[0][0] is None:
-            bottle.abort(404, "Not Found")
-        snap = found[0][0]
-        path = snap.stdout_logfile if channel == "stdout" else snap.stderr_logfile
-        if not path:
-            bottle.abort(404, "Not Found")
-        return _stream(path)
+            if path == "/mainlogtail":
+                logfile = self.daemon.config.supervisord.logfile
+            else:
+                logfile = _process_log(self.daemon, path[len("/logtail/") :])
+            mtime = os.stat(logfile).st_mtime
+        except (_NotFound, OSError):
+            return _plain(start_response, "404 Not Found")
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/plain;charset=utf-8"),
+                ("Last-Modified", email.utils.formatdate(mtime, usegmt=True)),
+                ("X-Accel-Buffering", "no"),
+                ("Cache-Control", "no-cache"),
+            ],
+        )
+        return follow(logfile, environ.get(SOCKET_KEY))
 
-    def main_tail() -> Iterator[bytes]:
-        if bottle.request.method != "GET":
-            bottle.abort(400, "Bad Request")
-        path = daemon.config.supervisord.logfile
-        if not path:
-            bottle.abort(404, "Not Found")
-        return _stream(path)
 
-    app.route("/logtail/<spec:path>", method="ANY", callback=process_tail)
-    app.route("/mainlogtail", method="ANY", callback=main_tail)
+def _plain(start_response: Any, status: str) -> list[bytes]:
+    body = f"<html><head><title>{status}</title></head><body>{status}</body></html>".encode()
+    start_response(status, [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
+    return [body]

@@ -126,6 +126,14 @@ def _handler_class() -> type[Any]:
             environ[SOCKET_KEY] = self.socket
             return environ
 
+        def process_result(self) -> None:
+            # A log stream (marked by X-Accel-Buffering) may have nothing to say for a while: send the
+            # headers at once, as Supervisor does, so clients see the 200 before the first line.
+            streaming = any(h.lower() == b"x-accel-buffering" for h, _ in self.response_headers)
+            if streaming and not self.headers_sent:
+                self._write_with_headers(b"")
+            super().process_result()
+
         def _write_with_headers(self, data: bytes) -> None:
             self.headers_sent = True
             self.finalize_headers()
@@ -145,31 +153,47 @@ def _handler_class() -> type[Any]:
     return OneWriteHandler
 
 
-def start_http_servers(daemon: Daemon, listeners: Listeners) -> Callable[[], None]:
+def start_http_servers(daemon: Daemon, listeners: Listeners, app: Any = None) -> Callable[[], None]:
     """Serve the WSGI app on every bound listener; returns the function that stops them.
 
     The bound sockets live as long as the process; each run of the runtime (a reload is a new run) serves a
     dup of them, so a restart never drops the listening address and clients queue in the backlog meanwhile.
     """
+    import gevent.pool
     import gevent.socket
     from gevent.pywsgi import WSGIServer
 
-    from supervisord.web.app import build_app
+    from supervisord.web.app import build_app, for_listener
 
-    app = build_app(daemon)
+    if app is None:
+        app = build_app(daemon)
     servers = []
-    for sock in (listeners.inet, listeners.unix):
+
+    config = daemon.config
+    for sock, section in (
+        (listeners.inet, config.inet_http_server),
+        (listeners.unix, config.unix_http_server),
+    ):
         if sock is None:
             continue
         gsock = gevent.socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             gsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        server = WSGIServer(gsock, app, log=None, error_log=None, handler_class=_handler_class())
+        # A pool, so stop() can end idle keep-alive connections: left alive they would keep serving the
+        # previous run's app (answering SHUTDOWN_STATE) after a restart.
+        server = WSGIServer(
+            gsock,
+            for_listener(app, section),
+            log=None,
+            error_log=None,
+            handler_class=_handler_class(),
+            spawn=gevent.pool.Pool(),
+        )
         server.start()
         servers.append(server)
 
     def stop() -> None:
         for server in servers:
-            server.stop(timeout=1)
+            server.stop(timeout=0.5)
 
     return stop

@@ -160,6 +160,7 @@ def install(app: bottle.Bottle, daemon: Daemon) -> Dispatcher:
             bottle.abort(400, "Bad Request")
         if not name:
             bottle.abort(400, "Bad Request")
+        assert name is not None
         try:
             result = dispatcher.call(name, list(params))
         except RPCError as exc:

@@ -168,9 +168,10 @@ def spawn(
         if not config.redirect_stderr:
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
             fds += [err_r, err_w]
-        kwargs: dict[str, object] = {}
-        if credentials is not None and credentials.uid != os.getuid():
-            kwargs.update(user=credentials.uid, group=credentials.gid, extra_groups=list(credentials.groups))
+        switch = credentials is not None and credentials.uid != os.getuid()
+        user = credentials.uid if switch and credentials else None
+        group = credentials.gid if switch and credentials else None
+        extra_groups = list(credentials.groups) if switch and credentials else None
         with pids.lock:
             popen = subprocess.Popen(
                 argv,
@@ -183,7 +184,9 @@ def spawn(
                 process_group=0,
                 close_fds=True,
                 restore_signals=True,
-                **kwargs,  # type: ignore[arg-type]
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
             )
             pids.add(popen.pid)
         pidfd = os.pidfd_open(popen.pid)

@@ -1,0 +1,126 @@
+"""``supervisord service``: the systemd unit it writes (under ``--root``) and the systemctl calls it makes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from supervisord.service import render_unit, systemd_quote
+
+UNIT = Path("etc/systemd/system/supervisord.service")
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ)
+    full.pop("SUPERVISORD_SERVICE_ROOT", None)
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "supervisord", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def unit_keys(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def test_install_writes_a_foreground_unit_for_the_absolute_config(tmp_path: Path) -> None:
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\n")
+    root = tmp_path / "root"
+    proc = run("-c", "supervisord.conf", "service", "install", "--root", str(root), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "Succeed to install service supervisord"
+    unit = root / UNIT
+    keys = unit_keys(unit.read_text())
+    exec_start = keys["ExecStart"].split()
+    assert exec_start[-3:] == ["-c", str(tmp_path / "supervisord.conf"), "-n"]
+    program = exec_start[0]
+    assert os.path.dirname(program) == os.path.dirname(sys.executable) or program == sys.executable
+    assert keys["KillMode"] == "mixed"
+    assert keys["Restart"] == "on-failure"
+    assert keys["Type"] == "simple"
+    assert keys["WantedBy"] == "multi-user.target"
+    assert oct(unit.stat().st_mode & 0o777) == "0o644"
+
+
+def test_install_uses_the_auto_detected_config_and_the_env_root(tmp_path: Path) -> None:
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\n")
+    root = tmp_path / "r2"
+    proc = run("service", "install", cwd=tmp_path, env={"SUPERVISORD_SERVICE_ROOT": str(root)})
+    assert proc.returncode == 0, proc.stderr
+    assert f"-c {tmp_path / 'supervisord.conf'} -n" in (root / UNIT).read_text()
+
+
+def test_install_passes_the_env_file_on(tmp_path: Path) -> None:
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\n")
+    (tmp_path / "prod.env").write_text("A=1\n")
+    root = tmp_path / "r3"
+    proc = run(
+        "-c",
+        "supervisord.conf",
+        "--env-file",
+        "prod.env",
+        "service",
+        "install",
+        "--root",
+        str(root),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"--env-file {tmp_path / 'prod.env'}" in (root / UNIT).read_text()
+
+
+def test_install_without_a_config_fails(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    proc = run("-c", "missing.conf", "service", "install", "--root", str(root), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Failed to install service supervisord" in proc.stderr
+    assert not (root / UNIT).exists()
+
+
+def test_uninstall_removes_the_unit(tmp_path: Path) -> None:
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\n")
+    root = tmp_path / "root"
+    assert (
+        run("-c", "supervisord.conf", "service", "install", "--root", str(root), cwd=tmp_path).returncode == 0
+    )
+    proc = run("service", "uninstall", "--root", str(root), cwd=tmp_path)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "Succeed to uninstall service supervisord")
+    assert not (root / UNIT).exists()
+    proc = run("service", "uninstall", "--root", str(root), cwd=tmp_path)
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_start_and_stop_call_systemctl(tmp_path: Path) -> None:
+    record = tmp_path / "calls"
+    fake = tmp_path / "systemctl"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {record}\n[ "$1" != stop ] || exit 3\n')
+    fake.chmod(0o755)
+    env = {"SUPERVISORD_SYSTEMCTL": str(fake)}
+    proc = run("service", "start", cwd=tmp_path, env=env)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "Succeed to start service supervisord")
+    proc = run("service", "stop", cwd=tmp_path, env=env)
+    assert proc.returncode == 1 and "Failed to stop service supervisord" in proc.stderr
+    assert record.read_text().splitlines() == ["start supervisord", "stop supervisord"]
+
+
+def test_bad_action_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run("service", "frobnicate", cwd=tmp_path)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_systemd_quoting() -> None:
+    assert systemd_quote("/usr/bin/supervisord") == "/usr/bin/supervisord"
+    assert systemd_quote("/etc/my confs/a.conf") == '"/etc/my confs/a.conf"'
+    assert systemd_quote('say "hi"') == '"say \\"hi\\""'
+    assert systemd_quote("100%") == "100%%"
+    assert systemd_quote("$HOME") == '"$$HOME"'
+    assert "ExecStart=" in render_unit("/etc/my confs/a.conf")
+    assert '"/etc/my confs/a.conf" -n' in render_unit("/etc/my confs/a.conf")
