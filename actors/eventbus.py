@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from supervisord import eventtypes, events
+from supervisord import events, eventtypes
 from supervisord.actors.messages import ProcessCommunicationEvent, ProcessLogEvent
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
@@ -115,7 +115,9 @@ class EventBusActor(HubSafeActor):
 
     def _publish(self, event: events.Event) -> None:
         self.published += 1
-        targets = [s.pool for s in self.subscriptions if any(eventtypes.matches(t, event.name) for t in s.types)]
+        targets = [
+            s.pool for s in self.subscriptions if any(eventtypes.matches(t, event.name) for t in s.types)
+        ]
         if not targets:
             return
         self.serial = self.serial + 1 if self.serial < sys.maxsize else 0
@@ -127,7 +129,10 @@ class EventBusActor(HubSafeActor):
 
     def _wants_ticks(self) -> bool:
         return any(
-            eventtypes.matches(t, f"TICK_{p}") for s in self.subscriptions for t in s.types for p in TICK_PERIODS
+            eventtypes.matches(t, f"TICK_{p}")
+            for s in self.subscriptions
+            for t in s.types
+            for p in TICK_PERIODS
         )
 
     def _arm_ticks(self) -> None:

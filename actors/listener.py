@@ -99,9 +99,12 @@ class ListenerPoolActor(HubSafeActor):
 
     def _drained(self) -> bool:
         """Nothing left that a live listener could still take."""
-        if any(l.protocol == BUSY and l.process_state is ProcessState.RUNNING for l in self.listeners.values()):
+        if any(
+            lst.protocol == BUSY and lst.process_state is ProcessState.RUNNING
+            for lst in self.listeners.values()
+        ):
             return False
-        alive = any(l.process_state is ProcessState.RUNNING for l in self.listeners.values())
+        alive = any(lst.process_state is ProcessState.RUNNING for lst in self.listeners.values())
         return not (self.queue and alive)
 
     def _handle(self, message: Any) -> Any:
@@ -124,7 +127,7 @@ class ListenerPoolActor(HubSafeActor):
                 "delivered": self.delivered,
                 "dropped": self.dropped,
                 "rejected": self.rejected,
-                "listeners": {n: l.protocol for n, l in self.listeners.items()},
+                "listeners": {n: lst.protocol for n, lst in self.listeners.items()},
             }
         return None
 
@@ -149,16 +152,17 @@ class ListenerPoolActor(HubSafeActor):
         else:
             self.queue.append(item)
 
+    @staticmethod
+    def _can_take(listener: _Listener) -> bool:
+        return (
+            listener.protocol == READY
+            and listener.process_state is ProcessState.RUNNING
+            and listener.ref is not None
+        )
+
     def _dispatch(self) -> None:
         while self.queue:
-            listener = next(
-                (
-                    l
-                    for l in self.listeners.values()
-                    if l.protocol == READY and l.process_state is ProcessState.RUNNING and l.ref is not None
-                ),
-                None,
-            )
+            listener = next((lst for lst in self.listeners.values() if self._can_take(lst)), None)
             if listener is None:
                 return
             item = self.queue.popleft()
@@ -200,7 +204,9 @@ class ListenerPoolActor(HubSafeActor):
                 try:
                     length = int(line[RESULT_PREFIX_LEN:])
                 except ValueError:
-                    self.ctx.logger.error("%s: bad result line: %r", listener.name, line.decode("utf-8", "replace"))
+                    self.ctx.logger.error(
+                        "%s: bad result line: %r", listener.name, line.decode("utf-8", "replace")
+                    )
                     self._requeue(listener)
                     self._garbage(listener)
                     continue

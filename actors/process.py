@@ -100,7 +100,9 @@ class ProcessActor(HubSafeActor):
                 settings = self.ctx.settings
                 auto = auto_log_path(self.config, channel, settings.childlogdir, settings.identifier)
             if primary is not None:
-                self.logfiles[channel] = (auto or "") if primary.kind is LogKind.AUTO else (primary.path or "")
+                self.logfiles[channel] = (
+                    (auto or "") if primary.kind is LogKind.AUTO else (primary.path or "")
+                )
             self.sinks[channel] = LogSinkActor.start(self.config, channel, self.ctx, auto)
         self._publish()
 
@@ -429,4 +431,3 @@ def _resolved(value: Outcome) -> HubSafeFuture:
     future = HubSafeFuture()
     future.set(value)
     return future
-

@@ -15,6 +15,9 @@ from typing import Any
 
 import pykka
 
+from supervisord import events
+from supervisord.actors.eventbus import Flush, PoolDrained, Subscribe, Unsubscribe
+from supervisord.actors.listener import ListenerAttached, ListenerPoolActor
 from supervisord.actors.messages import (
     AddGroup,
     BeginShutdown,
@@ -32,9 +35,6 @@ from supervisord.actors.messages import (
     Start,
     StartNext,
 )
-from supervisord import events
-from supervisord.actors.eventbus import Flush, PoolDrained, Subscribe, Unsubscribe
-from supervisord.actors.listener import ListenerAttached, ListenerPoolActor
 from supervisord.actors.process import ProcessActor
 from supervisord.config.model import Config, GroupConfig, GroupKind, ProcessConfig
 from supervisord.runtime.context import RuntimeContext
@@ -402,7 +402,9 @@ class SupervisorActor(HubSafeActor):
         if message.pool:
             plan.draining.discard(message.pool)
         else:  # the timeout
-            self.ctx.logger.warning("event listeners did not drain in time: %s", ", ".join(sorted(plan.draining)))
+            self.ctx.logger.warning(
+                "event listeners did not drain in time: %s", ", ".join(sorted(plan.draining))
+            )
             plan.draining.clear()
         if not plan.draining:
             plan.drained = True

@@ -20,9 +20,9 @@ import gevent.event
 import pykka
 
 from supervisord import mainlog
+from supervisord.actors.eventbus import EventBusActor
 from supervisord.actors.logsink import Reopen, clear_auto_logs
 from supervisord.actors.messages import BeginShutdown, Broadcast
-from supervisord.actors.eventbus import EventBusActor
 from supervisord.actors.supervisor import SupervisorActor
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config

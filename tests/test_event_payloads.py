@@ -1,4 +1,4 @@
-"""Exact payload and envelope text of every event type (python-supervisor.md §2.1–2.2)."""
+"""Exact payload and envelope text of every event type (python-supervisor.md §2.1 and §2.2)."""
 
 from __future__ import annotations
 

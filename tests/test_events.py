@@ -7,12 +7,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 import xmlrpc.client
 from pathlib import Path
 
 import pytest
-
 from harness import wait_for
 
 PY = sys.executable
