@@ -97,6 +97,8 @@ def preload_runtime() -> None:
             getattr(gevent._config.config, name)
         except Exception:  # an unusable optional backend is gevent's business, not a reason to stop
             pass
+    import gevent.pywsgi
+    import gevent.socket
     import gevent.threadpool
 
     import supervisord

@@ -345,8 +345,10 @@ def test_loglevel_filters_main_log(daemon) -> None:
     assert "spawned: 'quiet'" not in d.log()
 
 
-def test_version_subcommand() -> None:
-    out = subprocess.run([PY, "-m", "supervisord", "version"], capture_output=True, text=True, timeout=30)
+def test_version_subcommand(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [PY, "-m", "supervisord", "version"], capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
     assert out.returncode == 0
     from supervisord import __version__
 
