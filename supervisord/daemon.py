@@ -158,6 +158,19 @@ def _install_signals(state: dict[str, Daemon]) -> None:
     gevent.signal_handler(signal.SIGUSR2, lambda: state["daemon"].reopen_logs())
 
 
+def watch_orphans(ioloop: IOLoop, reaper: Callable[[], None]) -> None:
+    """As PID 1, run ``reaper`` on the I/O thread whenever a SIGCHLD arrives.
+
+    The kernel hands a process-wide signal to whichever thread does not block it, so waiting for the main
+    thread to run a Python handler could leave zombies until the hub next woke. The C-level handler writes
+    the signal number to the wakeup fd from any thread, and the I/O loop watches that fd.
+    """
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    ioloop.watch_pipe(read_end, lambda _data: reaper(), lambda: None)
+
+
 def write_pidfile(path: str) -> None:
     with open(path, "w") as fh:
         fh.write(f"{os.getpid()}\n")
@@ -191,8 +204,7 @@ def serve(
     pids = ManagedPids()
     ioloop = IOLoop()
     if os.getpid() == 1:
-        ioloop.reaper = OrphanReaper(pids, logger)
-        signal.signal(signal.SIGCHLD, lambda *_: ioloop.request_reap())
+        watch_orphans(ioloop, OrphanReaper(pids, logger))
     ioloop.start()
     try:
         write_pidfile(settings.pidfile)

@@ -53,7 +53,8 @@ startsecs = 0
 autorestart = false
 [program:crash]
 command = sh -c 'exit 1'
-startsecs = 1
+; a long startsecs keeps Supervisor's late-reap race (a fast crash seen as RUNNING then EXITED) out of reach
+startsecs = 3
 startretries = 1
 [program:steady]
 command = sleep 1000

@@ -384,8 +384,8 @@ def test_pid1_reaps_orphans_but_keeps_own_exit_status(tmp_path: Path) -> None:
     )
     try:
         d.start(prefix=["unshare", "--pid", "--fork", "--mount-proc"])
-        d.wait_log(r"exited: seven \(exit status 7; not expected\)", timeout=10)
-        d.wait_log(r"reaped unknown pid \d+", count=2, timeout=5)
+        d.wait_log(r"exited: seven \(exit status 7; not expected\)", timeout=20)
+        d.wait_log(r"reaped unknown pid \d+", count=2, timeout=20)
         daemon_pid = int((tmp_path / "supervisord.pid").read_text())
         assert daemon_pid == 1
     finally:

@@ -91,7 +91,7 @@ class _Watch:
 
 
 class IOLoop:
-    """The daemon's single epoll thread: pipes, pidfds, timers and the orphan reaper."""
+    """The daemon's single epoll thread: pipes, pidfds and timers."""
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
@@ -104,8 +104,6 @@ class IOLoop:
         self._seq = itertools.count()
         self._running = False
         self._thread: threading.Thread | None = None
-        self.reaper: Callable[[], None] | None = None  # set when we must reap orphans (PID 1)
-        self._reap_requested = False
 
     # -- public, any thread --
 
@@ -150,11 +148,6 @@ class IOLoop:
         timer = Timer(at, next(self._seq), callback)
         self._call_soon(lambda: heapq.heappush(self._timers, timer))
         return timer
-
-    def request_reap(self) -> None:
-        """Async-signal-friendly: ask the loop to collect orphaned zombies (SIGCHLD as PID 1)."""
-        self._reap_requested = True
-        self._wake()
 
     # -- internals, loop thread --
 
@@ -218,9 +211,6 @@ class IOLoop:
                     continue
                 self._ready(fd, mask)
             self._run_pending()
-            if self._reap_requested and self.reaper is not None:
-                self._reap_requested = False
-                self._safely(self.reaper)
             self._run_timers()
         for fd in list(self._watches):
             self._drop(fd)
