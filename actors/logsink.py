@@ -28,6 +28,7 @@ import pykka
 
 from supervisord.actors.messages import ProcessCommunicationEvent, ProcessLogEvent
 from supervisord.config.model import LogDestination, LogKind, ProcessConfig, StreamLogConfig, SyslogConfig
+from supervisord.rotation import shift_backups, write_all
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
 from supervisord.runtime.ioloop import Flow, IOLoop
@@ -177,12 +178,6 @@ class CaptureScanner:
 # --- destinations ---
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 class FileTarget:
     """An append-mode file rotated by size into ``.1`` … ``.backups`` (``backups`` 0: truncate).
 
@@ -207,7 +202,7 @@ class FileTarget:
     def write(self, data: bytes) -> None:
         maxbytes = self.maxbytes
         if not maxbytes or self.size + len(data) < maxbytes:
-            _write_all(self.fd, data)
+            write_all(self.fd, data)
             self.size += len(data)
             return
         start, end = 0, len(data)
@@ -215,7 +210,7 @@ class FileTarget:
         while start < end:
             room = maxbytes - self.size
             if end - start < room:
-                _write_all(self.fd, view[start:])
+                write_all(self.fd, view[start:])
                 self.size += end - start
                 return
             cut = data.rfind(b"\n", start, start + room) + 1
@@ -224,7 +219,7 @@ class FileTarget:
                     self.rotate()  # the next line does not fit: start it in a fresh file
                     continue
                 cut = start + room  # one line longer than maxbytes: split it
-            _write_all(self.fd, view[start:cut])
+            write_all(self.fd, view[start:cut])
             self.size += cut - start
             start = cut
             self.rotate()
@@ -236,12 +231,7 @@ class FileTarget:
             return
         os.close(self.fd)
         self.fd = -1
-        for n in range(self.backups - 1, 0, -1):
-            src = f"{self.path}.{n}"
-            if os.path.exists(src):
-                os.replace(src, f"{self.path}.{n + 1}")
-        if os.path.exists(self.path):
-            os.replace(self.path, f"{self.path}.1")
+        shift_backups(self.path, self.backups)
         self.open()
 
     def reopen(self) -> None:
@@ -276,7 +266,7 @@ class FdTarget:
         self.fd = fd
 
     def write(self, data: bytes) -> None:
-        _write_all(self.fd, data)
+        write_all(self.fd, data)
 
     def reopen(self) -> None:
         pass

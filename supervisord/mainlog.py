@@ -17,6 +17,7 @@ import sys
 import time
 
 from supervisord.config.model import SupervisordConfig
+from supervisord.rotation import shift_backups, write_all
 
 LOGGER_NAME = "supervisord"
 TRACE = 5
@@ -109,9 +110,7 @@ class RotatingLogHandler(logging.Handler):
             data = (self.format(record) + "\n").encode("utf-8", "replace")
             if self.fd < 0:
                 self._open()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.fd, view) :]
+            write_all(self.fd, data)
             self.size += len(data)
             if self.maxbytes and self.size >= self.maxbytes:
                 self.rotate()
@@ -125,12 +124,7 @@ class RotatingLogHandler(logging.Handler):
             return
         os.close(self.fd)
         self.fd = -1
-        for n in range(self.backups - 1, 0, -1):
-            src = f"{self.path}.{n}"
-            if os.path.exists(src):
-                os.replace(src, f"{self.path}.{n + 1}")
-        if os.path.exists(self.path):
-            os.replace(self.path, f"{self.path}.1")
+        shift_backups(self.path, self.backups)
         self._open()
 
     def reopen(self) -> None:

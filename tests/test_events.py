@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,16 +11,11 @@ from pathlib import Path
 
 import pytest
 from harness import wait_for
+from rpcutil import free_port
 
 PY = sys.executable
 LISTENERS = Path(__file__).parent / "listeners.py"
 SUPERLANCE_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def records(path: Path) -> list[list[str]]:
