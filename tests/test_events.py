@@ -270,3 +270,44 @@ def test_pool_of_three_under_a_burst(daemon, tmp_path: Path, buffer_size: int) -
     poolserials = [int(r[2]) for r in rows]
     assert len(set(poolserials)) == len(poolserials)
     assert d.stop() == 0
+
+
+def test_log_communication_and_remote_events_reach_a_listener(daemon, tmp_path: Path) -> None:
+    out_a, out_b = tmp_path / "a.txt", tmp_path / "b.txt"
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:a]
+        command = {PY} {LISTENERS} record {out_a}
+        events = PROCESS_LOG,PROCESS_COMMUNICATION,REMOTE_COMMUNICATION
+        buffer_size = 50
+        [eventlistener:b]
+        command = {PY} {LISTENERS} record {out_b}
+        events = REMOTE_COMMUNICATION
+        [program:talker]
+        command = sh -c 'sleep 1; echo plain-line; printf "<!--XSUPERVISOR:BEGIN-->secret<!--XSUPERVISOR:END-->"; exec sleep 1000'
+        stdout_events_enabled = true
+        stdout_capture_maxbytes = 1MB
+        startsecs = 0
+        """
+    )
+    rpc = _rpc(port)
+    wait_for(lambda: any(r[0] == "PROCESS_COMMUNICATION_STDOUT" for r in records(out_a)), what="a comm event")
+    wait_for(lambda: all(p["statename"] == "RUNNING" for p in rpc.supervisor.getAllProcessInfo()), what="RUNNING")
+    assert rpc.supervisor.sendRemoteCommEvent("mytype", "some data") is True
+    wait_for(lambda: any(r[0] == "REMOTE_COMMUNICATION" for r in records(out_b)), what="remote event in b")
+    wait_for(lambda: any(r[0] == "REMOTE_COMMUNICATION" for r in records(out_a)), what="remote event in a")
+    pid = d.pid_of("talker")
+    rows_a = records(out_a)
+    log = [r for r in rows_a if r[0] == "PROCESS_LOG_STDOUT"]
+    assert log and log[0][3].startswith(f"processname:talker groupname:talker pid:{pid} channel:stdout|plain-line")
+    comm = [r for r in rows_a if r[0] == "PROCESS_COMMUNICATION_STDOUT"]
+    assert comm[0][3] == f"processname:talker groupname:talker pid:{pid}|secret"
+    remote_a = next(r for r in rows_a if r[0] == "REMOTE_COMMUNICATION")
+    remote_b = next(r for r in records(out_b) if r[0] == "REMOTE_COMMUNICATION")
+    assert remote_a[3] == remote_b[3] == "type:mytype|some data"
+    assert remote_a[1] == remote_b[1]  # one global serial for the event...
+    assert remote_b[2] == "0" and remote_a[2] != "0"  # ...and each pool numbers it in its own sequence
+    assert d.stop() == 0

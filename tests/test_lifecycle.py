@@ -396,3 +396,63 @@ def test_pid1_reaps_orphans_but_keeps_own_exit_status(tmp_path: Path) -> None:
         assert d.proc is not None
         d.proc.wait(15)
         d.kill()
+
+
+def test_directory_umask_and_server_url(daemon, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    d = daemon(
+        f"""
+        [unix_http_server]
+        file = {tmp_path}/sv.sock
+        [program:where]
+        command = sh -c 'pwd > where.txt; umask > umask.txt; echo "$SUPERVISOR_SERVER_URL" > url.txt; touch made; exec sleep 1000'
+        directory = {work}
+        umask = 027
+        startsecs = 0
+        """
+    )
+    wait_for(lambda: (work / "made").exists(), what="the child to run in its directory")
+    assert (work / "where.txt").read_text().strip() == str(work)
+    assert (work / "umask.txt").read_text().strip() == "0027"
+    assert (work / "url.txt").read_text().strip() == f"unix://{tmp_path}/sv.sock"
+    assert (work / "made").stat().st_mode & 0o777 == 0o640
+    assert d.stop() == 0
+
+
+def test_restartpause_delays_an_automatic_restart(daemon, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    d = daemon(
+        f"""
+        [program:pausing]
+        command = sh -c 'echo run >> {runs}; sleep 0.2; exit 0'
+        startsecs = 0
+        autorestart = true
+        restartpause = 1.5
+        """
+    )
+    d.wait_log(r"spawned: 'pausing'", count=2, timeout=10)
+    exited = d.times(r"exited: pausing")[0]
+    respawned = d.times(r"spawned: 'pausing'")[1]
+    assert 1.45 <= respawned - exited <= 2.0
+    assert d.stop() == 0
+
+
+def test_sighup_reloads_config_in_the_same_process(daemon, tmp_path: Path) -> None:
+    d = daemon(
+        """
+        [program:old]
+        command = sleep 1000
+        startsecs = 0
+        """
+    )
+    d.wait_log(r"spawned: 'old'")
+    text = d.config.read_text().replace("[program:old]", "[program:new]")
+    d.config.write_text(text)
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"received SIGHUP indicating restart request")
+    d.wait_log(r"spawned: 'new'")
+    d.wait_log(r"stopped: old \(terminated by SIGTERM\)")
+    assert d.proc is not None and d.proc.poll() is None
+    assert int((tmp_path / "supervisord.pid").read_text()) == d.proc.pid
+    assert d.stop() == 0
