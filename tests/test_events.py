@@ -295,14 +295,18 @@ def test_log_communication_and_remote_events_reach_a_listener(daemon, tmp_path: 
     )
     rpc = _rpc(port)
     wait_for(lambda: any(r[0] == "PROCESS_COMMUNICATION_STDOUT" for r in records(out_a)), what="a comm event")
-    wait_for(lambda: all(p["statename"] == "RUNNING" for p in rpc.supervisor.getAllProcessInfo()), what="RUNNING")
+    wait_for(
+        lambda: all(p["statename"] == "RUNNING" for p in rpc.supervisor.getAllProcessInfo()), what="RUNNING"
+    )
     assert rpc.supervisor.sendRemoteCommEvent("mytype", "some data") is True
     wait_for(lambda: any(r[0] == "REMOTE_COMMUNICATION" for r in records(out_b)), what="remote event in b")
     wait_for(lambda: any(r[0] == "REMOTE_COMMUNICATION" for r in records(out_a)), what="remote event in a")
     pid = d.pid_of("talker")
     rows_a = records(out_a)
     log = [r for r in rows_a if r[0] == "PROCESS_LOG_STDOUT"]
-    assert log and log[0][3].startswith(f"processname:talker groupname:talker pid:{pid} channel:stdout|plain-line")
+    assert log and log[0][3].startswith(
+        f"processname:talker groupname:talker pid:{pid} channel:stdout|plain-line"
+    )
     comm = [r for r in rows_a if r[0] == "PROCESS_COMMUNICATION_STDOUT"]
     assert comm[0][3] == f"processname:talker groupname:talker pid:{pid}|secret"
     remote_a = next(r for r in rows_a if r[0] == "REMOTE_COMMUNICATION")
