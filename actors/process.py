@@ -17,7 +17,7 @@ import pykka
 
 from supervisord import events
 from supervisord.actors.listener import ListenerOutput, ListenerState
-from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe, auto_log_path
+from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
 from supervisord.actors.messages import (
     ChildExited,
     ClearLogs,
@@ -35,6 +35,7 @@ from supervisord.actors.messages import (
     WriteStdin,
 )
 from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
+from supervisord.logtargets import auto_log_path
 from supervisord.mainlog import EFFECT_LEVELS
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture

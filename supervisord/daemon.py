@@ -21,11 +21,12 @@ import pykka
 
 from supervisord import mainlog
 from supervisord.actors.eventbus import EventBusActor
-from supervisord.actors.logsink import Reopen, clear_auto_logs
+from supervisord.actors.logsink import Reopen
 from supervisord.actors.messages import BeginShutdown, Broadcast
 from supervisord.actors.supervisor import SupervisorActor
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
+from supervisord.logtargets import clear_auto_logs
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop

@@ -18,15 +18,8 @@ from pathlib import Path
 import pytest
 from harness import Daemon, wait_for
 
-from supervisord.actors.logsink import (
-    BEGIN_TOKEN,
-    END_TOKEN,
-    AnsiStripper,
-    CaptureScanner,
-    FileTarget,
-    clear_auto_logs,
-    strip_ansi,
-)
+from supervisord.capture import BEGIN_TOKEN, END_TOKEN, AnsiStripper, CaptureScanner, strip_ansi
+from supervisord.logtargets import FileTarget, clear_auto_logs
 from supervisord.runtime.ioloop import Flow, IOLoop
 
 MakeDaemon = Callable[..., Daemon]

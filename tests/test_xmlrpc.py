@@ -445,6 +445,34 @@ def test_response_is_one_write(env: tuple[Daemon, Any, int]) -> None:
         assert len(body) == length and body.endswith(b"</methodResponse>\n")
 
 
+def test_waiting_call_keeps_its_own_reply(env: tuple[Daemon, Any, int]) -> None:
+    """A call that waits (startProcess, startsecs 0.2) while other calls are answered still gets its own
+    complete reply: the concurrent getPIDs must not lend it their headers (a truncated body, found by
+    scripts/bench when getPID was polled during startAllProcesses)."""
+    import threading
+
+    _, server, port = env
+    server.supervisor.stopProcess("sleeper")
+    outcome: list[Any] = []
+
+    def start() -> None:
+        try:
+            outcome.append(proxy(port).supervisor.startProcess("sleeper"))
+        except Exception as exc:  # recorded, asserted below
+            outcome.append(exc)
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    client = proxy(port)
+    pids = [client.supervisor.getPID()]
+    while starter.is_alive():
+        pids.append(client.supervisor.getPID())
+    starter.join(10)
+    assert outcome == [True]
+    assert len(set(pids)) == 1
+    wait_state(server, "sleeper", "RUNNING")
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 def test_unix_socket_chown(daemon: Any, tmp_path: Path) -> None:
     import grp

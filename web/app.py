@@ -65,8 +65,8 @@ def build_app(daemon: Daemon) -> WSGIApp:
     # Surfaces register their routes here (xmlrpc, logtail, rest, gui, metrics).
     from supervisord.web import logtail, xmlrpc
 
-    xmlrpc.install(app, daemon)
-    wsgi: WSGIApp = logtail.LogTail(app, daemon)
+    dispatcher = xmlrpc.install(app, daemon)
+    wsgi: WSGIApp = logtail.LogTail(xmlrpc.RPCFront(app, dispatcher, daemon), daemon)
     for name in ("inet_http_server", "unix_http_server"):
         section = getattr(daemon.config, name)
         if section is not None and not section.username:

@@ -1,0 +1,237 @@
+"""Where a child's output goes: files (with rotation and AUTO names), the daemon's own fds, and syslog.
+
+Each target takes whole chunks and does the I/O for one destination; the log sink actor owns a list of them
+per channel. Nothing here knows about actors, so every target is unit-testable on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+import re
+import socket
+import tempfile
+import time
+from typing import Any
+
+from supervisord.config.model import LogDestination, ProcessConfig, SyslogConfig
+from supervisord.rotation import shift_backups, write_all
+from supervisord.syslog import (
+    DatagramTransport,
+    LineSplitter,
+    StreamTransport,
+    SyslogQueue,
+    local_socket_path,
+    pri,
+    rfc3164,
+    rfc5424,
+)
+
+log = logging.getLogger("supervisord")
+
+# --- AUTO log files ---
+
+
+def auto_log_path(config: ProcessConfig, channel: str, childlogdir: str, identifier: str) -> str:
+    """Create Supervisor's AUTO log file ``<name>-<channel>---<identifier>-<random>.log``."""
+    fd, path = tempfile.mkstemp(
+        prefix=f"{config.name}-{channel}---{identifier}-", suffix=".log", dir=childlogdir
+    )
+    os.close(fd)
+    return path
+
+
+def clear_auto_logs(childlogdir: str, identifier: str) -> list[str]:
+    """Remove stale AUTO logs of this ``identifier`` (Supervisor's start-up cleanup); returns what went.
+
+    Supervisor's pattern is ``.+?---<identifier>-\\S+\\.log\\.{0,1}\\d{0,4}``: the files *and* their rotated
+    backups, but only this daemon's identifier, so two daemons can share a childlogdir.
+    """
+    pattern = re.compile(rf".+?---{re.escape(identifier)}-\S+\.log\.?\d{{0,4}}$")
+    removed = []
+    for path in glob.glob(os.path.join(glob.escape(childlogdir), "*---*")):
+        if pattern.match(os.path.basename(path)) and os.path.isfile(path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+                removed.append(path)
+    return removed
+
+
+# --- destinations ---
+
+
+class FileTarget:
+    """An append-mode file rotated by size into ``.1`` … ``.backups`` (``backups`` 0: truncate).
+
+    A chunk that would cross ``maxbytes`` is cut after its last complete line that fits, so every file
+    holds whole lines and at most ``maxbytes`` bytes (unless one line alone is longer). Only this actor
+    writes the file, so a rename-based rotation can neither lose nor repeat a byte.
+    """
+
+    def __init__(self, path: str, maxbytes: int, backups: int, *, auto: bool = False) -> None:
+        self.path = path
+        self.maxbytes = maxbytes
+        self.backups = backups
+        self.auto = auto
+        self.fd = -1
+        self.size = 0
+        self.open()
+
+    def open(self) -> None:
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, data: bytes) -> None:
+        maxbytes = self.maxbytes
+        if not maxbytes or self.size + len(data) < maxbytes:
+            write_all(self.fd, data)
+            self.size += len(data)
+            return
+        start, end = 0, len(data)
+        view = memoryview(data)
+        while start < end:
+            room = maxbytes - self.size
+            if end - start < room:
+                write_all(self.fd, view[start:])
+                self.size += end - start
+                return
+            cut = data.rfind(b"\n", start, start + room) + 1
+            if cut == 0:
+                if self.size > 0:
+                    self.rotate()  # the next line does not fit: start it in a fresh file
+                    continue
+                cut = start + room  # one line longer than maxbytes: split it
+            write_all(self.fd, view[start:cut])
+            self.size += cut - start
+            start = cut
+            self.rotate()
+
+    def rotate(self) -> None:
+        if self.backups <= 0:
+            os.ftruncate(self.fd, 0)  # O_APPEND: the next write lands at offset 0
+            self.size = 0
+            return
+        os.close(self.fd)
+        self.fd = -1
+        shift_backups(self.path, self.backups)
+        self.open()
+
+    def reopen(self) -> None:
+        """SIGUSR2: the file may have been moved (logrotate) or truncated (copytruncate)."""
+        self.close()
+        self.open()
+
+    def clear(self) -> None:
+        """clearProcessLogs: remove the file and start an empty one (backups stay, as in Supervisor)."""
+        self.close()
+        with contextlib.suppress(OSError):
+            os.remove(self.path)
+        self.open()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def remove(self) -> None:
+        """Delete the file and its backups (AUTO logs at shutdown)."""
+        self.close()
+        for path in [self.path] + [f"{self.path}.{n}" for n in range(1, self.backups + 1)]:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+class FdTarget:
+    """The daemon's own stdout or stderr: written straight to the fd (no Python buffer to flush)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: bytes) -> None:
+        write_all(self.fd, data)
+
+    def reopen(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class SyslogTarget:
+    """One message per line to local or remote syslog, through a bounded, non-blocking queue.
+
+    ``style`` ``"supervisor"`` is Supervisor's ``*_syslog=true``: ``supervisord: <procname> <line>`` at
+    user.info, as Python's ``syslog.syslog`` would send it. ``"config"`` uses syslog_facility/priority/tag.
+    """
+
+    def __init__(
+        self,
+        dest: LogDestination,
+        syslog: SyslogConfig,
+        name: str,
+        channel: str,
+        *,
+        style: str = "config",
+    ) -> None:
+        self.splitter = LineSplitter()
+        self.remote = dest.host is not None
+        self.prefix = b""
+        if style == "supervisor":
+            self.tag = "supervisord"  # Python's syslog.syslog() ident under the supervisord script
+            self.pri = pri("user", "info")
+            self.prefix = name.encode() + b" "
+        else:
+            self.tag = syslog.tag or name
+            priority = syslog.stderr_priority if channel == "stderr" else syslog.stdout_priority
+            self.pri = pri(syslog.facility, priority)
+        self.hostname = socket.gethostname() if self.remote else None
+        self.pid: int | None = None
+        self.tcp = dest.protocol == "tcp" and self.remote
+        if dest.host is None:
+            transport: Any = DatagramTransport(local_socket_path())
+        elif self.tcp:
+            transport = StreamTransport(dest.host, dest.port or 6514)
+        else:
+            transport = DatagramTransport((dest.host, dest.port or 514))
+        self.queue = SyslogQueue(transport)
+        self.reported_drops = 0
+        self.report_after = 0.0
+
+    def write(self, data: bytes) -> None:
+        self._put(self.splitter.feed(data))
+
+    def end(self) -> None:
+        self._put(self.splitter.flush())
+
+    def _put(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        fmt = rfc5424 if self.tcp else rfc3164
+        now = time.time()
+        prefix, tag, pri_value, host, pid = self.prefix, self.tag, self.pri, self.hostname, self.pid
+        self.queue.put(fmt(pri_value, tag, prefix + line, hostname=host, pid=pid, now=now) for line in lines)
+        self.queue.flush()
+
+    def pending(self) -> bool:
+        return bool(self.queue.frames)
+
+    def flush(self) -> None:
+        self.queue.flush()
+
+    def reopen(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.queue.flush()
+        self.queue.close()
+
+
+Target = FileTarget | FdTarget | SyslogTarget
