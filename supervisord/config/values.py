@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+from collections.abc import Callable
 
 from supervisord.config.model import AutoRestart, LogDestination, LogKind
 
@@ -39,6 +40,11 @@ def parse_int(text: str, *, minimum: int | None = None, maximum: int | None = No
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise ValueError(f"expected {what}, got '{text}'")
     return number
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """:func:`parse_int` with a lower bound, in the one-argument shape a section reader calls."""
+    return lambda text: parse_int(text, minimum=minimum)
 
 
 def _range_words(what: str, minimum: int | None, maximum: int | None) -> str:
@@ -287,6 +293,15 @@ def absolute_path(path: str, cwd: str) -> str:
     """``~`` expanded and made absolute against ``cwd`` (Supervisor resolves against the daemon's cwd)."""
     expanded = os.path.expanduser(path)
     return os.path.normpath(os.path.join(cwd, expanded))
+
+
+def require_parent_dir(path: str) -> str:
+    """``path`` itself if its directory exists: Supervisor won't create a log, pid or socket directory."""
+    if not os.path.isdir(os.path.dirname(path)):
+        raise ValueError(
+            f"The directory named as part of the path {path} does not exist (expected an existing directory)"
+        )
+    return path
 
 
 _SYSLOG_PROTO = re.compile(r"(?P<proto>[A-Za-z]+):(?P<rest>.*)$")
