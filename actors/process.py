@@ -83,6 +83,7 @@ class ProcessActor(HubSafeActor):
         self.serial = 0
         self.start_waiters: list[HubSafeFuture] = []
         self.stop_waiters: list[HubSafeFuture] = []
+        self.settled: list[tuple[HubSafeFuture, Outcome]] = []  # waiters to resolve after the next publish
         self.sinks: dict[str, Any] = {}
         self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
         self.restart_when_stopped = False
@@ -330,6 +331,18 @@ class ProcessActor(HubSafeActor):
                 self._on_transition(effect)
         if changed:
             self._publish()
+        self._settle()
+
+    def _settle(self) -> None:
+        """Resolve the start/stop waiters, only after the snapshot that explains them was published.
+
+        Why: the waiter's client may ask ``getProcessInfo`` the moment its call returns; that reads the
+        supervisor's snapshot cache, and the SnapshotChanged told before the future was set is ahead of
+        that ask in the supervisor's inbox, so the answer can never be the stale state.
+        """
+        settled, self.settled = self.settled, []
+        for future, result in settled:
+            future.set(result)
 
     def _arm(self, at: float) -> None:
         if self.timer is not None:
@@ -365,8 +378,7 @@ class ProcessActor(HubSafeActor):
             else:
                 result = Outcome("ABNORMAL_TERMINATION", self.config.namespec)
             waiters, self.start_waiters = self.start_waiters, []
-            for future in waiters:
-                future.set(result)
+            self.settled += [(future, result) for future in waiters]
         if new in STOPPED_STATES and self.restart_when_stopped:
             self.restart_when_stopped = False
             self.actor_ref.tell(Restart())
@@ -374,8 +386,7 @@ class ProcessActor(HubSafeActor):
             self._report_down()
         if self.stop_waiters and new in STOPPED_STATES:
             waiters, self.stop_waiters = self.stop_waiters, []
-            for future in waiters:
-                future.set(Outcome())
+            self.settled += [(future, Outcome()) for future in waiters]
 
     def _report_down(self) -> None:
         self.report_down = False

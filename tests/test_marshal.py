@@ -9,7 +9,6 @@ import pytest
 
 from supervisord.web.xmlrpc import _marshal, dumps_response
 
-
 CASES: list[Any] = [
     True,
     False,
@@ -36,7 +35,10 @@ def test_same_text_as_stdlib(value: Any) -> None:
 
 
 def test_process_info_list_round_trips() -> None:
-    infos = [{"name": f"p{i}", "group": "g", "pid": i, "description": f"pid {i}, uptime 0:00:01"} for i in range(50)]
+    infos = [
+        {"name": f"p{i}", "group": "g", "pid": i, "description": f"pid {i}, uptime 0:00:01"}
+        for i in range(50)
+    ]
     assert xmlrpc.client.loads(dumps_response(infos))[0][0] == infos
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -98,8 +98,27 @@ class SupervisorAPI:
         return self.daemon.supervisor
 
     def ask(self, ref: Any, message: Any, timeout: float = ASK_TIMEOUT) -> Any:
+        return self.answer(self.post(ref, message), timeout)
+
+    @staticmethod
+    def post(ref: Any, message: Any) -> Any:
+        """Send an ask without waiting for it (None: the actor is gone).
+
+        Why: an "all" call posts to every process before collecting any answer, so 200 actors work in
+        parallel on the pool instead of one hub-to-worker round trip after another.
+        """
         try:
-            return ref.ask(message, block=False).get(timeout=timeout)
+            return ref.ask(message, block=False)
+        except pykka.ActorDeadError:
+            return None
+
+    @staticmethod
+    def answer(future: Any, timeout: float = ASK_TIMEOUT) -> Any:
+        """The reply to a :meth:`post`, with the faults a failed ask means to a client."""
+        if future is None:
+            raise RPCError("SHUTDOWN_STATE")
+        try:
+            return future.get(timeout=timeout)
         except pykka.Timeout:
             raise RPCError("FAILED", "timed out waiting for the daemon") from None
         except pykka.ActorDeadError:
@@ -427,17 +446,28 @@ class SupervisorAPI:
             return [_struct(s, bad.code, bad.text) for s, _ in found if s and s.state in SIGNALLABLE_STATES]
         return self._run_all(found, lambda st: st in SIGNALLABLE_STATES, lambda: SignalProcess(signum))
 
+    def _post_all(
+        self, chosen: list[tuple[ProcessSnapshot, Any]], message: Callable[[], Any]
+    ) -> Iterator[tuple[ProcessSnapshot, Any]]:
+        """Each process's ask, in order. Stops and signals are all posted before any answer is read, so
+        the actors work in parallel; starts go one at a time, because the fork order is visible (pids, the
+        log) and Supervisor's is priority order."""
+        if isinstance(message(), Start):
+            for snap, ref in chosen:
+                yield snap, self.post(ref, message())
+            return
+        yield from [(snap, self.post(ref, message())) for snap, ref in chosen]
+
     def _run_all(
         self, found: Found, predicate: Callable[[ProcessState], bool], message: Callable[[], Any]
     ) -> list[dict[str, Any]]:
         """Supervisor's "allfunc": act on each matching process; deferred results arrive as they finish."""
         results: list[dict[str, Any]] = []
         pending: list[tuple[ProcessSnapshot, Any]] = []
-        for snap, ref in found:
-            if snap is None or not predicate(snap.state):
-                continue
+        chosen = [(snap, ref) for snap, ref in found if snap is not None and predicate(snap.state)]
+        for snap, future in self._post_all(chosen, message):
             try:
-                outcome = self.ask(ref, message())
+                outcome = self.answer(future)
             except RPCError as exc:
                 results.append(_struct(snap, exc.code, exc.text))
                 continue
