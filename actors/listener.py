@@ -11,7 +11,9 @@ by overflow of ``buffer_size``, which drops the oldest and says so in the log.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,7 @@ from supervisord import events
 from supervisord.actors.eventbus import Deliver, Flush, PoolDrained
 from supervisord.actors.messages import Restart, WriteStdin
 from supervisord.config.model import GroupConfig
+from supervisord.rotation import write_all
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
 from supervisord.states import STOPPED_STATES, ProcessState
@@ -53,6 +56,14 @@ class ListenerState:
 
 
 @dataclass(frozen=True)
+class ListenerStdin:
+    """A freshly spawned listener's stdin: a duplicate fd the pool now owns and writes events to."""
+
+    name: str
+    fd: int
+
+
+@dataclass(frozen=True)
 class GetPoolStats:
     """Reply: a dict with the pool's counters (for metrics and tests)."""
 
@@ -72,9 +83,20 @@ class _Listener:
     protocol: str = ACKNOWLEDGED
     buffer: bytearray = field(default_factory=bytearray)
     current: _Queued | None = None
+    stdin: int | None = None  # the pool's own copy of the listener's stdin
+
+    def close_stdin(self) -> None:
+        if self.stdin is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.stdin)
+            self.stdin = None
 
 
 class ListenerPoolActor(HubSafeActor):
+    # A listener's answers and state changes overtake queued deliveries: under a flood of events they are
+    # what frees the next listener, so they must never wait behind the flood.
+    urgent = (ListenerOutput, ListenerState, ListenerStdin)
+
     def __init__(self, group: GroupConfig, ctx: RuntimeContext) -> None:
         super().__init__()
         assert group.pool is not None
@@ -117,6 +139,10 @@ class ListenerPoolActor(HubSafeActor):
                 self._parse(listener)
         elif isinstance(message, ListenerState):
             self._on_state(message.name, message.state)
+        elif isinstance(message, ListenerStdin):
+            listener = self.listeners.setdefault(message.name, _Listener(message.name))
+            listener.close_stdin()
+            listener.stdin = message.fd
         elif isinstance(message, ListenerAttached):
             self.listeners.setdefault(message.name, _Listener(message.name)).ref = message.ref
         elif isinstance(message, Flush):
@@ -176,7 +202,21 @@ class ListenerPoolActor(HubSafeActor):
                 poolserial=item.poolserial,
             )
             self.ctx.logger.debug("event %d sent to listener %s", item.serial, listener.name)
+            self._send(listener, data)
+
+    def _send(self, listener: _Listener, data: bytes) -> None:
+        """Write one envelope to the listener (one event is in flight per listener, so this is short)."""
+        if listener.stdin is None:
             listener.ref.tell(WriteStdin(data))
+            return
+        try:
+            write_all(listener.stdin, data)
+        except OSError:  # it died under us: its state change will put the event back in the queue
+            listener.close_stdin()
+
+    def on_stop(self) -> None:
+        for listener in self.listeners.values():
+            listener.close_stdin()
 
     # -- the protocol --
 
@@ -251,4 +291,5 @@ class ListenerPoolActor(HubSafeActor):
         elif state in STOPPED_STATES or state is ProcessState.BACKOFF:
             self._requeue(listener)  # died or stopped while BUSY: the event goes to someone else
             listener.protocol = ACKNOWLEDGED
+            listener.close_stdin()
         self._dispatch()

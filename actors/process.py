@@ -16,7 +16,7 @@ from typing import Any
 import pykka
 
 from supervisord import events
-from supervisord.actors.listener import ListenerOutput, ListenerState
+from supervisord.actors.listener import ListenerOutput, ListenerState, ListenerStdin
 from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
 from supervisord.actors.messages import (
     ChildExited,
@@ -292,6 +292,8 @@ class ProcessActor(HubSafeActor):
             sink = self.sinks.get(channel)
             if channel == "stdout" and self.pool is not None:
                 loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                if child.stdin_fd is not None:  # the pool writes events itself, through its own copy
+                    self.pool.tell(ListenerStdin(self.config.name, os.dup(child.stdin_fd)))
             else:
                 attach_pipe(loop, fd, sink, pid)
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))

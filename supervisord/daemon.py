@@ -202,6 +202,9 @@ def serve(
         logger.warning(warning)
     os.umask(settings.umask)
     bind_hub()
+    # Actors hand work to each other across threads; with CPython's default 5 ms GIL switch interval a
+    # thread woken by a message can wait that long behind a busy one (the hub parsing a request flood).
+    sys.setswitchinterval(float(os.environ.get("SUPERVISORD_SWITCH_INTERVAL", "0.0005")))
     pids = ManagedPids()
     ioloop = IOLoop()
     if os.getpid() == 1:

@@ -19,7 +19,7 @@ import os
 import queue
 import sys
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import pykka
 from pykka import ActorRegistry
@@ -67,33 +67,53 @@ def dispatcher() -> Dispatcher:
 
 
 class _Inbox:
-    """An actor's mailbox: putting a message into an idle actor's inbox makes the actor runnable."""
+    """An actor's mailbox: putting a message into an idle actor's inbox makes the actor runnable.
+
+    Messages of the owner's ``urgent`` types go to a second queue that is always served first: control
+    traffic (a listener's "READY", a state change) must not wait behind a flood of data messages, or the
+    flood starves the very replies that would drain it.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: collections.deque[Envelope[Any]] = collections.deque()
+        self.urgent_messages: collections.deque[Envelope[Any]] = collections.deque()
         self.scheduled = True  # until the actor has started, puts only queue
         self.owner: PooledActor | None = None
 
     def put(self, envelope: Envelope[Any], block: bool = True, timeout: float | None = None) -> None:
+        assert self.owner is not None
+        urgent = self.owner.urgent and isinstance(envelope.message, self.owner.urgent)
         with self.lock:
-            self.messages.append(envelope)
+            (self.urgent_messages if urgent else self.messages).append(envelope)
             if self.scheduled:
                 return
             self.scheduled = True
-        assert self.owner is not None
         dispatcher().submit(self.owner)
+
+    def pop(self) -> Envelope[Any] | None:
+        """The next message (urgent ones first), or None; the caller holds ``lock``."""
+        if self.urgent_messages:
+            return self.urgent_messages.popleft()
+        if self.messages:
+            return self.messages.popleft()
+        return None
 
     def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
         with self.lock:
-            return self.messages.popleft()
+            envelope = self.pop()
+        if envelope is None:
+            raise IndexError("empty inbox")
+        return envelope
 
     def empty(self) -> bool:
-        return not self.messages
+        return not self.messages and not self.urgent_messages
 
 
 class PooledActor(pykka.Actor):
     """A pykka actor scheduled on the shared :class:`Dispatcher` instead of owning a thread."""
+
+    urgent: ClassVar[tuple[type, ...]] = ()  # message types served before anything already queued
 
     def _create_actor_inbox(self) -> Any:  # type: ignore[override]
         inbox = _Inbox()
@@ -119,10 +139,10 @@ class PooledActor(pykka.Actor):
                 self._actor_loop_teardown()
                 return  # stays "scheduled" forever: a dead actor is never run again
             with inbox.lock:
-                if not inbox.messages:
+                envelope = inbox.pop()
+                if envelope is None:
                     inbox.scheduled = False
                     return
-                envelope = inbox.messages.popleft()
             self._handle_envelope(envelope)
         if self.actor_stopped.is_set():
             self._actor_loop_teardown()
@@ -152,9 +172,9 @@ class PooledActor(pykka.Actor):
         inbox: _Inbox = self.actor_inbox  # type: ignore[assignment]
         while True:
             with inbox.lock:
-                if not inbox.messages:
-                    return
-                envelope = inbox.messages.popleft()
+                envelope = inbox.pop()
+            if envelope is None:
+                return
             if envelope.reply_to is None:
                 continue
             if isinstance(envelope.message, _ActorStop):
