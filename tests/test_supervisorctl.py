@@ -153,7 +153,11 @@ def _follow(setup: Any, args: tuple[str, ...], action: Any, want: str) -> str:
     cmd = [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(d.config), *args]
     out_path = cwd / f"follow-{time.monotonic_ns()}.out"
     with open(out_path, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # a terminal would show the banner at once; into a file, Python block-buffers it unless told not to
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
     try:
         wait_for(lambda: "Press Ctrl-C" in out_path.read_text(), 15, interval=0.05, what="the -f banner")
         action()
