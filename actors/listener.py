@@ -20,7 +20,14 @@ from typing import Any
 
 from supervisord import events
 from supervisord.actors.eventbus import Deliver, Flush, PoolDrained
-from supervisord.actors.messages import Restart, WriteStdin
+from supervisord.actors.messages import (
+    ListenerAttached,
+    ListenerOutput,
+    ListenerState,
+    ListenerStdin,
+    Restart,
+    WriteStdin,
+)
 from supervisord.config.model import GroupConfig
 from supervisord.rotation import write_all
 from supervisord.runtime.context import RuntimeContext
@@ -31,36 +38,6 @@ READY_TOKEN = b"READY\n"
 RESULT_PREFIX_LEN = len("RESULT ")
 
 ACKNOWLEDGED, READY, BUSY, UNKNOWN = "ACKNOWLEDGED", "READY", "BUSY", "UNKNOWN"
-
-
-@dataclass(frozen=True)
-class ListenerAttached:
-    name: str
-    ref: Any
-
-
-@dataclass(frozen=True)
-class ListenerOutput:
-    """A chunk of a listener's stdout (the protocol channel)."""
-
-    name: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class ListenerState:
-    """A listener process changed state."""
-
-    name: str
-    state: ProcessState
-
-
-@dataclass(frozen=True)
-class ListenerStdin:
-    """A freshly spawned listener's stdin: a duplicate fd the pool now owns and writes events to."""
-
-    name: str
-    fd: int
 
 
 @dataclass(frozen=True)

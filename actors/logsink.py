@@ -17,17 +17,20 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 
 from supervisord.actors.messages import ProcessCommunicationEvent, ProcessLogEvent
 from supervisord.capture import AnsiStripper, CaptureScanner
 from supervisord.config.model import LogDestination, LogKind, ProcessConfig, StreamLogConfig
-from supervisord.logtargets import FdTarget, FileTarget, SyslogTarget, Target
+from supervisord.logtargets import FdTarget, FileTarget, Target
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
 from supervisord.runtime.ioloop import Flow, IOLoop
+
+if TYPE_CHECKING:
+    from supervisord.syslog import SyslogTarget
 
 log = logging.getLogger("supervisord")
 
@@ -117,6 +120,8 @@ class LogSinkActor(HubSafeActor):
             except OSError as exc:
                 self.logger.critical("cannot open %s log of %s: %s", self.channel, self.config.name, exc)
         if cfg.syslog:
+            from supervisord.syslog import SyslogTarget
+
             local = LogDestination(LogKind.SYSLOG)
             name = self.config.name
             target = SyslogTarget(local, self.config.syslog, name, self.channel, style="supervisor")
@@ -136,6 +141,8 @@ class LogSinkActor(HubSafeActor):
         elif dest.kind is LogKind.STDERR:
             self.targets.append(FdTarget(sys.stderr.fileno()))
         elif dest.kind is LogKind.SYSLOG:
+            from supervisord.syslog import SyslogTarget  # only for programs that log to syslog
+
             target = SyslogTarget(dest, self.config.syslog, self.config.name, self.channel)
             self.targets.append(target)
             self.syslogs.append(target)

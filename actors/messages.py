@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supervisord.snapshot import ProcessSnapshot
+from supervisord.states import ProcessState
 
 # --- to a ProcessActor ---
 
@@ -200,3 +201,36 @@ class ProcessCommunicationEvent:
 @dataclass(frozen=True)
 class StartNext:
     """To the SupervisorActor: the previous autostart has forked; start the next one in priority order."""
+
+
+# --- to a ListenerPoolActor (the listener processes' protocol channel and life) ---
+
+
+@dataclass(frozen=True)
+class ListenerAttached:
+    name: str
+    ref: Any
+
+
+@dataclass(frozen=True)
+class ListenerOutput:
+    """A chunk of a listener's stdout (the protocol channel)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ListenerState:
+    """A listener process changed state."""
+
+    name: str
+    state: ProcessState
+
+
+@dataclass(frozen=True)
+class ListenerStdin:
+    """A freshly spawned listener's stdin: a duplicate fd the pool now owns and writes events to."""
+
+    name: str
+    fd: int

@@ -16,12 +16,14 @@ from typing import Any
 import pykka
 
 from supervisord import events
-from supervisord.actors.listener import ListenerOutput, ListenerState, ListenerStdin
 from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
 from supervisord.actors.messages import (
     ChildExited,
     ClearLogs,
     GetSnapshot,
+    ListenerOutput,
+    ListenerState,
+    ListenerStdin,
     Outcome,
     ProcessDown,
     Restart,

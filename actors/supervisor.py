@@ -17,7 +17,6 @@ import pykka
 
 from supervisord import events
 from supervisord.actors.eventbus import Flush, PoolDrained, Subscribe, Unsubscribe
-from supervisord.actors.listener import ListenerAttached, ListenerPoolActor
 from supervisord.actors.messages import (
     AddGroup,
     BeginShutdown,
@@ -25,6 +24,7 @@ from supervisord.actors.messages import (
     FindProcesses,
     GetConfigInfo,
     GetSnapshots,
+    ListenerAttached,
     Outcome,
     ProcessDown,
     ProcessesInOrder,
@@ -137,6 +137,8 @@ class SupervisorActor(HubSafeActor):
         pool = None
         bus = self.ctx.extra.get("eventbus")
         if group.kind is GroupKind.EVENTLISTENER and group.pool is not None:
+            from supervisord.actors.listener import ListenerPoolActor  # only daemons with listeners
+
             pool = ListenerPoolActor.start(group, self.ctx)
             self.pools[group.name] = pool
             if bus is not None:

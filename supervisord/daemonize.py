@@ -24,8 +24,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import daemon as python_daemon  # imported up front: after dropping privileges it may be unreadable
-
 from supervisord.config.model import SupervisordConfig
 
 READY_TIMEOUT = 60.0
@@ -81,6 +79,11 @@ def raise_rlimits(settings: SupervisordConfig) -> list[str]:
 # --------------------------------------------------------------------------------------- privileges
 
 
+# What the daemon imports only on first use (to start leaner): -d, a listener pool, logfile=syslog, a
+# non-RPC request, an unusual XML-RPC body.
+LAZY_IMPORTS = ("daemon", "bottle", "logging.handlers", "xmlrpc.client")
+
+
 def preload_runtime() -> None:
     """Resolve what gevent and the runtime import lazily while every file is still readable.
 
@@ -102,9 +105,13 @@ def preload_runtime() -> None:
     import gevent.threadpool
 
     import supervisord
+    import supervisord.actors
+    import supervisord.runtime
     import supervisord.web
 
-    for package in (supervisord, supervisord.web):
+    for name in LAZY_IMPORTS:
+        importlib.import_module(name)
+    for package in (supervisord, supervisord.actors, supervisord.runtime, supervisord.web):
         for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             if not module.ispkg and not module.name.endswith(".__main__"):  # __main__ would run main()
                 importlib.import_module(module.name)
@@ -240,6 +247,8 @@ def detach(
     ``run`` receives the :class:`Readiness` to signal once the HTTP servers accept requests; an exception
     escaping it is reported through the pipe too. ``report`` prints the launcher's error message.
     """
+    import daemon as python_daemon  # only -d needs it; before the fork, so a failure reaches the terminal
+
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -11,23 +11,14 @@ import glob
 import logging
 import os
 import re
-import socket
 import tempfile
-import time
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
-from supervisord.config.model import LogDestination, ProcessConfig, SyslogConfig
+from supervisord.config.model import ProcessConfig
 from supervisord.rotation import shift_backups, write_all
-from supervisord.syslog import (
-    DatagramTransport,
-    LineSplitter,
-    StreamTransport,
-    SyslogQueue,
-    local_socket_path,
-    pri,
-    rfc3164,
-    rfc5424,
-)
+
+if TYPE_CHECKING:
+    from supervisord.syslog import SyslogTarget
 
 log = logging.getLogger("supervisord")
 
@@ -162,76 +153,4 @@ class FdTarget:
         pass
 
 
-class SyslogTarget:
-    """One message per line to local or remote syslog, through a bounded, non-blocking queue.
-
-    ``style`` ``"supervisor"`` is Supervisor's ``*_syslog=true``: ``supervisord: <procname> <line>`` at
-    user.info, as Python's ``syslog.syslog`` would send it. ``"config"`` uses syslog_facility/priority/tag.
-    """
-
-    def __init__(
-        self,
-        dest: LogDestination,
-        syslog: SyslogConfig,
-        name: str,
-        channel: str,
-        *,
-        style: str = "config",
-    ) -> None:
-        self.splitter = LineSplitter()
-        self.remote = dest.host is not None
-        self.prefix = b""
-        if style == "supervisor":
-            self.tag = "supervisord"  # Python's syslog.syslog() ident under the supervisord script
-            self.pri = pri("user", "info")
-            self.prefix = name.encode() + b" "
-        else:
-            self.tag = syslog.tag or name
-            priority = syslog.stderr_priority if channel == "stderr" else syslog.stdout_priority
-            self.pri = pri(syslog.facility, priority)
-        self.hostname = socket.gethostname() if self.remote else None
-        self.pid: int | None = None
-        self.tcp = dest.protocol == "tcp" and self.remote
-        if dest.host is None:
-            transport: Any = DatagramTransport(local_socket_path())
-        elif self.tcp:
-            transport = StreamTransport(dest.host, dest.port or 6514)
-        else:
-            transport = DatagramTransport((dest.host, dest.port or 514))
-        self.queue = SyslogQueue(transport)
-        self.reported_drops = 0
-        self.report_after = 0.0
-
-    def write(self, data: bytes) -> None:
-        self._put(self.splitter.feed(data))
-
-    def end(self) -> None:
-        self._put(self.splitter.flush())
-
-    def _put(self, lines: list[bytes]) -> None:
-        if not lines:
-            return
-        fmt = rfc5424 if self.tcp else rfc3164
-        now = time.time()
-        prefix, tag, pri_value, host, pid = self.prefix, self.tag, self.pri, self.hostname, self.pid
-        self.queue.put(fmt(pri_value, tag, prefix + line, hostname=host, pid=pid, now=now) for line in lines)
-        self.queue.flush()
-
-    def pending(self) -> bool:
-        return bool(self.queue.frames)
-
-    def flush(self) -> None:
-        self.queue.flush()
-
-    def reopen(self) -> None:
-        pass
-
-    def clear(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.queue.flush()
-        self.queue.close()
-
-
-Target = FileTarget | FdTarget | SyslogTarget
+Target: TypeAlias = "FileTarget | FdTarget | SyslogTarget"

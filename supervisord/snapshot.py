@@ -15,7 +15,7 @@ from typing import Any
 from supervisord.states import ProcessState
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: two live per process (the actor's and the cache's)
 class ProcessSnapshot:
     name: str
     group: str

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import xmlrpc.client
 from typing import Any
 
 import pytest
 
-from supervisord.web.xmlrpc import _marshal, dumps_response
+from supervisord.web.xmlrpc_codec import NotFast, dumps_response, loads_call, marshal_fault, marshal_result
 
 CASES: list[Any] = [
     True,
@@ -45,5 +46,85 @@ def test_process_info_list_round_trips() -> None:
 @pytest.mark.parametrize("value", [2**31, [-(2**31) - 1], {1: "x"}, None])
 def test_unmarshallable_becomes_a_fault(value: Any) -> None:
     with pytest.raises(xmlrpc.client.Fault) as fault:
-        xmlrpc.client.loads(_marshal(value))
+        xmlrpc.client.loads(marshal_result(value, 1))
     assert "unmarshallable result" in fault.value.faultString
+
+
+@pytest.mark.parametrize(
+    ("code", "text"), [(10, "BAD_NAME: foo"), (2, "INCORRECT_PARAMETERS"), (1, "<&> ✓ \x00 bad")]
+)
+def test_fault_is_the_stdlib_fault(code: int, text: str) -> None:
+    from supervisord.web.xmlrpc_codec import xml_safe
+
+    expected = xmlrpc.client.dumps(xmlrpc.client.Fault(code, xml_safe(text)), methodresponse=True)
+    assert marshal_fault(code, text) == expected.encode("utf-8", "xmlcharrefreplace")
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kinds = ["str", "int", "bool", "float", "none"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "str":
+        return "".join(rng.choice("ab <&>'\"\n\t ünï✓") for _ in range(rng.randrange(0, 8)))
+    if kind == "int":
+        return rng.randrange(-(2**31), 2**31)
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "float":
+        return rng.uniform(-1e6, 1e6)
+    if kind == "none":
+        return None
+    if kind == "list":
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
+    return {f"k{i}": _random_value(rng, depth + 1) for i in range(rng.randrange(0, 4))}
+
+
+def test_call_parser_agrees_with_stdlib_on_random_calls() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        params = tuple(_random_value(rng) for _ in range(rng.randrange(0, 4)))
+        body = xmlrpc.client.dumps(params, "supervisor.someMethod", allow_none=True).encode()
+        expected, name = xmlrpc.client.loads(body, use_builtin_types=True)
+        assert loads_call(body) == (name, expected)
+
+
+HAND_WRITTEN = [
+    b"<?xml version='1.0'?><methodCall><methodName>a.b</methodName></methodCall>",
+    b"<methodCall><methodName>a.b</methodName><params></params></methodCall>",
+    b"<methodCall><methodName>a.b</methodName><params><param><value>untyped &amp; text</value></param>"
+    b"</params></methodCall>",
+    b"<methodCall><methodName>a.b</methodName><params><param><value><i4> 42 </i4></value></param>"
+    b"<param><value><i8>-7</i8></value></param><param><value><string/></value></param>"
+    b"<param><value/></param></params></methodCall>",
+    b"<methodCall>\n  <methodName>a.b</methodName>\n  <params>\n    <param>\n      <value>\n"
+    b"        <struct><member><name>x</name><value><int>1</int></value></member>"
+    b"<member><name>x</name><value><int>2</int></value></member></struct>\n"
+    b"      </value>\n    </param>\n  </params>\n</methodCall>",
+    b"<?xml version='1.0' encoding='iso-8859-1'?><methodCall><methodName>a.b</methodName><params>"
+    b"<param><value><string>caf\xe9</string></value></param></params></methodCall>",
+]
+
+LEFT_TO_STDLIB = [
+    b"not xml at all",
+    b"<methodCall><params/></methodCall>",
+    b"<methodCall><methodName>a.b</methodName><params><param><value><base64>aGk=</base64></value>"
+    b"</param></params></methodCall>",
+    b"<methodCall><methodName>a.b</methodName><params><param><value><dateTime.iso8601>20260101T00:00:00"
+    b"</dateTime.iso8601></value></param></params></methodCall>",
+    b"<methodCall><methodName>a.b</methodName><params><param><value><boolean>yes</boolean></value>"
+    b"</param></params></methodCall>",
+    b"<methodCall><methodName>a.b</methodName><params><param><value><int>x</int></value></param>"
+    b"</params></methodCall>",
+    b"<methodCall><methodName></methodName></methodCall>",
+]
+
+
+@pytest.mark.parametrize("body", HAND_WRITTEN, ids=range(len(HAND_WRITTEN)))
+def test_call_parser_agrees_with_stdlib_on_hand_written_calls(body: bytes) -> None:
+    params, name = xmlrpc.client.loads(body, use_builtin_types=True)
+    assert loads_call(body) == (name, params)
+
+
+@pytest.mark.parametrize("body", LEFT_TO_STDLIB, ids=range(len(LEFT_TO_STDLIB)))
+def test_call_parser_leaves_unusual_bodies_to_the_stdlib(body: bytes) -> None:
+    with pytest.raises(NotFast):
+        loads_call(body)

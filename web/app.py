@@ -8,8 +8,6 @@ import hmac
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import bottle
-
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon
 
@@ -59,14 +57,40 @@ class BasicAuth:
         return [body]
 
 
+class LazyApp:
+    """A WSGI app built on the first request that reaches it.
+
+    Why: every XML-RPC call and every logtail stream is answered before Bottle (RPCFront, LogTail), so a
+    daemon driven by supervisorctl never needs Bottle and what it imports (``json``, ``http.cookies``,
+    ``configparser``…: about 2 MB of resident memory); it is loaded when a request for another surface or
+    a malformed call first arrives.
+    """
+
+    def __init__(self, factory: Callable[[], WSGIApp]) -> None:
+        self.factory = factory
+        self.app: WSGIApp | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.app is None:
+            self.app = self.factory()
+        return self.app(environ, start_response)
+
+
 def build_app(daemon: Daemon) -> WSGIApp:
     """Assemble every HTTP surface into one WSGI app (auth is added per listener, see for_listener)."""
-    app = bottle.Bottle(catchall=True, autojson=True)
-    # Surfaces register their routes here (xmlrpc, logtail, rest, gui, metrics).
     from supervisord.web import logtail, xmlrpc
 
-    dispatcher = xmlrpc.install(app, daemon)
-    wsgi: WSGIApp = logtail.LogTail(xmlrpc.RPCFront(app, dispatcher, daemon), daemon)
+    dispatcher = xmlrpc.install(daemon)
+
+    def bottle_app() -> WSGIApp:
+        import bottle
+
+        app = bottle.Bottle(catchall=True, autojson=True)
+        # Surfaces register their routes here (xmlrpc's slow path; rest, gui, metrics).
+        xmlrpc.add_routes(app, dispatcher, daemon)
+        return app
+
+    wsgi: WSGIApp = logtail.LogTail(xmlrpc.RPCFront(LazyApp(bottle_app), dispatcher, daemon), daemon)
     for name in ("inet_http_server", "unix_http_server"):
         section = getattr(daemon.config, name)
         if section is not None and not section.username:

@@ -39,7 +39,7 @@ from supervisord.config.model import GroupConfig, LogKind, ProcessConfig, Stream
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES, ProcessState
 from supervisord.web.faults import FAULTS, RPCError
-from supervisord.web.xmlrpc import capped, xml_safe
+from supervisord.web.xmlrpc_codec import capped, xml_safe
 
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon

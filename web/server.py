@@ -177,8 +177,12 @@ def start_http_servers(daemon: Daemon, listeners: Listeners, app: Any = None) ->
         if sock is None:
             continue
         gsock = gevent.socket.socket(sock.family, sock.type, fileno=os.dup(sock.fileno()))
+        environ: dict[str, str] = {}
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             gsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # The bound address as SERVER_NAME: otherwise pywsgi asks getfqdn(), a reverse DNS lookup that
+            # can stall start-up on a broken resolver and starts gevent's resolver thread pool for nothing.
+            environ["SERVER_NAME"] = gsock.getsockname()[0]
         # A pool, so stop() can end idle keep-alive connections: left alive they would keep serving the
         # previous run's app (answering SHUTDOWN_STATE) after a restart.
         server = WSGIServer(
@@ -188,6 +192,7 @@ def start_http_servers(daemon: Daemon, listeners: Listeners, app: Any = None) ->
             error_log=None,
             handler_class=_handler_class(),
             spawn=gevent.pool.Pool(),
+            environ=environ,
         )
         server.start()
         servers.append(server)

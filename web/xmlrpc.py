@@ -16,35 +16,15 @@ from __future__ import annotations
 
 import inspect
 import io
-import re
-import xmlrpc.client
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import bottle
-
 from supervisord.web.faults import RPCError, fault_code
+from supervisord.web.xmlrpc_codec import NotFast, loads_call, marshal_fault, marshal_result
 
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon
-
-MAXINT = 2**31 - 1
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def xml_safe(data: bytes | str) -> str:
-    """Text that always marshals: invalid UTF-8 and XML-illegal characters become U+FFFD.
-
-    Supervisor answers HTTP 500 or malformed XML for such log bytes (#1485, #1293); a client would rather
-    see a replacement character.
-    """
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return _ILLEGAL_XML.sub("\ufffd", text)
-
-
-def capped(value: int) -> int:
-    """XML-RPC ints are 32-bit: clamp, like Supervisor's ``capped_int``."""
-    return max(-MAXINT - 1, min(MAXINT, int(value)))
 
 
 class Method:
@@ -54,7 +34,13 @@ class Method:
         self.fn = fn
         self.signature = signature
         self.help = inspect.getdoc(fn) or ""
-        self.sig = inspect.signature(fn)
+        # The positional arity, worked out once: checking it per call is what ``Signature.bind`` would
+        # decide for a positional call, at a fraction of the cost (it ran on every call of a multicall).
+        params = inspect.signature(fn).parameters.values()
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required_keywords = any(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in params)
+        self.min_args = sys.maxsize if required_keywords else sum(p.default is p.empty for p in positional)
+        self.max_args = sys.maxsize if any(p.kind is p.VAR_POSITIONAL for p in params) else len(positional)
 
 
 class Dispatcher:
@@ -116,101 +102,13 @@ class Dispatcher:
     # -- dispatch --
 
     def call(self, name: str, params: list[Any]) -> Any:
-        parts = name.split(".")
-        if len(parts) != 2 or any(not p or p.startswith("_") for p in parts):
-            raise RPCError("UNKNOWN_METHOD")
-        method = self.methods.get(name)
+        method = self.methods.get(name)  # only public "namespace.method" names are ever registered
         if method is None:
             raise RPCError("UNKNOWN_METHOD")
-        try:
-            method.sig.bind(*params)
-        except TypeError:
-            raise RPCError("INCORRECT_PARAMETERS") from None
+        if not method.min_args <= len(params) <= method.max_args:
+            raise RPCError("INCORRECT_PARAMETERS")
         self.gate(name)
         return method.fn(*params)
-
-
-def _response(body: bytes) -> bytes:
-    bottle.response.content_type = "text/xml"
-    return body
-
-
-# --- marshalling ---
-
-
-class _Unmarshallable(Exception):
-    """A value the fast marshaller does not know: let xmlrpc.client decide (it may raise TypeError)."""
-
-
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-
-
-def _escape(text: str) -> str:
-    """xmlrpc.client.escape, without three replace() passes over text that needs none (nearly all)."""
-    if "&" in text or "<" in text or ">" in text:
-        return text.translate(_ESCAPES)
-    return text
-
-
-def _dump(value: Any, out: list[str]) -> None:
-    """Append ``value`` exactly as ``xmlrpc.client.Marshaller`` writes it (same bytes, same errors).
-
-    Why a second marshaller: the stdlib one dispatches through a dict of bound methods per value and was
-    the largest single cost of ``getAllProcessInfo`` (3,000 values for 200 processes). This handles the
-    types our methods return and defers everything else to the stdlib.
-    """
-    kind = type(value)
-    if kind is str:
-        out.append("<value><string>")
-        out.append(_escape(value))
-        out.append("</string></value>\n")
-    elif kind is int:
-        if value > MAXINT or value < -MAXINT - 1:
-            raise OverflowError("int exceeds XML-RPC limits")
-        out.append(f"<value><int>{value}</int></value>\n")
-    elif kind is dict:
-        out.append("<value><struct>\n")
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _Unmarshallable
-            out.append(f"<member>\n<name>{_escape(key)}</name>\n")
-            _dump(item, out)
-            out.append("</member>\n")
-        out.append("</struct></value>\n")
-    elif kind is list or kind is tuple:
-        out.append("<value><array><data>\n")
-        for item in value:
-            _dump(item, out)
-        out.append("</data></array></value>\n")
-    elif kind is bool:
-        out.append(f"<value><boolean>{int(value)}</boolean></value>\n")
-    else:
-        raise _Unmarshallable
-
-
-def dumps_response(result: Any) -> str:
-    """``xmlrpc.client.dumps((result,), methodresponse=True)``, faster for plain structs/arrays/str/int."""
-    out = ["<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n"]
-    try:
-        _dump(result, out)
-    except _Unmarshallable:
-        return xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False)
-    out.append("</param>\n</params>\n</methodResponse>\n")
-    return "".join(out)
-
-
-def _marshal(result: Any) -> bytes:
-    try:
-        text = dumps_response(result)
-    except (OverflowError, TypeError) as exc:
-        fault = xmlrpc.client.Fault(fault_code("FAILED"), f"FAILED: unmarshallable result: {exc}")
-        text = xmlrpc.client.dumps(fault, methodresponse=True)
-    return text.encode("utf-8", "xmlcharrefreplace")
-
-
-def _marshal_fault(code: int, text: str) -> bytes:
-    fault = xmlrpc.client.Fault(code, xml_safe(text))
-    return xmlrpc.client.dumps(fault, methodresponse=True).encode("utf-8", "xmlcharrefreplace")
 
 
 def answer(dispatcher: Dispatcher, daemon: Daemon, name: str, params: tuple[Any, ...]) -> bytes:
@@ -218,11 +116,11 @@ def answer(dispatcher: Dispatcher, daemon: Daemon, name: str, params: tuple[Any,
     try:
         result = dispatcher.call(name, list(params))
     except RPCError as exc:
-        return _marshal_fault(exc.code, exc.text)
+        return marshal_fault(exc.code, exc.text)
     except Exception as exc:
         daemon.logger.critical("XML-RPC method %s raised: %r", name, exc, exc_info=True)
-        return _marshal_fault(fault_code("FAILED"), f"FAILED: {exc!r}")
-    return _marshal(result)
+        return marshal_fault(fault_code("FAILED"), f"FAILED: {exc!r}")
+    return marshal_result(result, fault_code("FAILED"))
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -234,6 +132,21 @@ def _read_body(environ: dict[str, Any]) -> bytes:
         except ValueError:
             pass
     return bytes(stream.read())
+
+
+def parse_call(body: bytes) -> tuple[str | None, tuple[Any, ...]]:
+    """``(methodName, params)``; ``(None, ())`` for a body that is not a well-formed call (a 400)."""
+    try:
+        return loads_call(body)
+    except NotFast:
+        pass
+    import xmlrpc.client  # the rare shapes: the stdlib decides, exactly as before
+
+    try:
+        params, name = xmlrpc.client.loads(body, use_builtin_types=True)
+    except Exception:
+        return None, ()
+    return name, params
 
 
 class RPCFront:
@@ -252,10 +165,7 @@ class RPCFront:
         if environ.get("REQUEST_METHOD") != "POST" or not environ.get("PATH_INFO", "").startswith("/RPC2"):
             return self.app(environ, start_response)
         body = _read_body(environ)
-        try:
-            params, name = xmlrpc.client.loads(body, use_builtin_types=True)
-        except Exception:
-            name = None
+        name, params = parse_call(body)
         if not name:  # Bottle's route answers the 400, as before
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
@@ -265,31 +175,33 @@ class RPCFront:
         return [out]
 
 
-def install(app: bottle.Bottle, daemon: Daemon) -> Dispatcher:
-    """Register ``/RPC2`` (a prefix match, as in Supervisor) with every API method.
-
-    Wrap the WSGI app in :class:`RPCFront` (see :func:`front`) so calls bypass Bottle's shared locals.
-    """
+def install(daemon: Daemon) -> Dispatcher:
+    """The dispatcher with every API method (``system.*`` and ``supervisor.*``)."""
     from supervisord.web.rpcmethods import SupervisorAPI
 
     api = SupervisorAPI(daemon)
     dispatcher = Dispatcher(api.gate)
     api.register(dispatcher)
     daemon.logger.info("RPC interface 'supervisor' initialized")
+    return dispatcher
+
+
+def add_routes(app: Any, dispatcher: Dispatcher, daemon: Daemon) -> None:
+    """Register ``/RPC2`` (a prefix match, as in Supervisor) on the Bottle app: the slow path.
+
+    :class:`RPCFront` answers every well-formed call before Bottle sees it; these routes answer what it
+    passes on (a non-POST, an unparsable call) with Supervisor's 400.
+    """
+    import bottle
 
     def rpc2(rest: str = "") -> bytes:
-        """The slow path: what RPCFront passed on (a non-POST, an unparsable call), and direct callers."""
         if bottle.request.method != "POST":
             bottle.abort(400, "Bad Request")
-        try:
-            params, name = xmlrpc.client.loads(bottle.request.body.read(), use_builtin_types=True)
-        except Exception:
-            bottle.abort(400, "Bad Request")
+        name, params = parse_call(bottle.request.body.read())
         if not name:
             bottle.abort(400, "Bad Request")
-        assert name is not None
-        return _response(answer(dispatcher, daemon, name, params))
+        bottle.response.content_type = "text/xml"
+        return answer(dispatcher, daemon, name, params)
 
     app.route("/RPC2", method="ANY", callback=rpc2)
     app.route("/RPC2<rest:path>", method="ANY", callback=rpc2)
-    return dispatcher

@@ -18,7 +18,7 @@ import gevent
 import gevent.event
 import pykka
 
-from supervisord.runtime.pooled import PooledActor
+from supervisord.runtime.pooled import PooledActor, dispatcher
 
 _hub_thread: int | None = None
 
@@ -74,6 +74,8 @@ class HubSafeFuture(pykka.ThreadingFuture[Any]):
                             self._hub_waiters.remove(watcher)
                     watcher.close()
                 timeout = 0
+        elif self._result is None:
+            dispatcher().release_next()  # a worker about to block must not sit on an actor it parked
         return super().get(timeout=timeout)
 
 
