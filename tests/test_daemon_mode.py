@@ -7,6 +7,7 @@ launcher returns, without polling for it to come up: if the launcher exited 0 to
 
 from __future__ import annotations
 
+import http.client
 import os
 import resource
 import signal
@@ -15,6 +16,7 @@ import sys
 import textwrap
 import time
 import uuid
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,6 +102,16 @@ def detached(tmp_path: Path) -> Iterator[list[Detached]]:
     yield made
     for d in made:
         d.cleanup()
+
+
+def _http(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def make(detached: list[Detached], tmp: Path, extra: str = "", programs: str = "") -> Detached:
@@ -296,6 +308,12 @@ def test_switches_to_the_configured_user_after_binding(detached: list[Detached])
         assert proc_status(pid, "Uid").split()[0] == str(nobody.pw_uid)
         status = d.ctl("status")
         assert status.stdout.startswith("sleeper ") and "RUNNING" in status.stdout, status.stdout
+        # What the daemon imports only on first use (Bottle for a 404, the stdlib parser for an odd call)
+        # must have been loaded before the switch: the interpreter's library may be unreadable to nobody.
+        assert _http(d.port, "GET", "/no/such/page")[0] == 404
+        assert _http(d.port, "POST", "/RPC2", b"garbage")[0] == 400
+        odd = xmlrpc.client.dumps((b"bytes",), "supervisor.getAPIVersion").encode()
+        assert _http(d.port, "POST", "/RPC2", odd)[0] == 200
         assert d.ctl("shutdown").returncode == 0
         wait_for(lambda: not alive(pid), 30, interval=0.05, what="the daemon to exit")
         assert not d.pidfile.exists()
