@@ -128,3 +128,26 @@ def test_call_parser_agrees_with_stdlib_on_hand_written_calls(body: bytes) -> No
 def test_call_parser_leaves_unusual_bodies_to_the_stdlib(body: bytes) -> None:
     with pytest.raises(NotFast):
         loads_call(body)
+
+
+def test_cached_process_structs_are_the_fresh_bytes() -> None:
+    from supervisord.snapshot import ProcessSnapshot
+    from supervisord.states import ProcessState
+    from supervisord.web.processinfo import ProcessInfoCache
+
+    def snap(name: str, state: ProcessState, start: float, serial: int) -> ProcessSnapshot:
+        pid = 100 if state is ProcessState.RUNNING else 0
+        return ProcessSnapshot(name, "g", state, pid, start, 0.0, "", 0, "/l", "", 999, 999, serial)
+
+    cache = ProcessInfoCache()
+    running = snap("a", ProcessState.RUNNING, 1000.75, 3)
+    stopped = snap("b", ProcessState.STOPPED, 0.0, 1)
+    # the same second, then a new uptime second within the same wall second, then a new wall second
+    for now in (1005.3, 1005.3, 1005.9, 1006.1, 1006.1):
+        got = dumps_response(cache.structs([running, stopped], now))
+        assert got == xmlrpc.client.dumps(([running.info(now), stopped.info(now)],), methodresponse=True)
+    first, again = cache.structs([running], 1007.5), cache.structs([running], 1007.6)
+    assert first[0] is again[0]  # reused, not rebuilt
+    changed = snap("a", ProcessState.STOPPING, 1000.75, 4)
+    got = dumps_response(cache.structs([changed], 1006.2))
+    assert got == xmlrpc.client.dumps(([changed.info(1006.2)],), methodresponse=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import signal
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from supervisord.config.model import GroupConfig, LogKind, ProcessConfig, Stream
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES, ProcessState
 from supervisord.web.faults import FAULTS, RPCError
+from supervisord.web.processinfo import ProcessInfoCache
 from supervisord.web.xmlrpc_codec import capped, xml_safe
 
 if TYPE_CHECKING:
@@ -83,6 +85,7 @@ def _struct(snap: ProcessSnapshot, code: int = FAULTS["SUCCESS"], text: str = "O
 class SupervisorAPI:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
+        self.infos = ProcessInfoCache()
         self.leaving = False  # shutdown/restart accepted; the request to the daemon is on its way
 
     # -- plumbing --
@@ -363,9 +366,9 @@ class SupervisorAPI:
         snap, _ = self.one(str(name))
         return snap.info()
 
-    def getAllProcessInfo(self) -> list[dict[str, Any]]:
+    def getAllProcessInfo(self) -> list[Any]:
         """Return the info struct of every process, ordered by group name then process name."""
-        return [snap.info() for snap in self.ask(self.supervisor, GetSnapshots())]
+        return self.infos.structs(self.ask(self.supervisor, GetSnapshots()), time.time())
 
     # -- start / stop / signal --
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, fromstring
+from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 MAXINT = 2**31 - 1
+PARSE_SLICE = 8192  # bytes of a call parsed per C call (see loads_call)
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -101,8 +102,13 @@ def _value(element: Element) -> Any:
 
 def loads_call(body: bytes) -> tuple[str, tuple[Any, ...]]:
     """``(methodName, params)`` of a ``methodCall``, as ``xmlrpc.client.loads(use_builtin_types=True)``."""
+    parser = XMLParser()
     try:
-        root = fromstring(body)
+        # In slices: one C call over a big multicall would hold the GIL for milliseconds, and the I/O
+        # thread (a listener's READY, a child's exit) would wait that long for it.
+        for start in range(0, len(body), PARSE_SLICE):
+            parser.feed(body[start : start + PARSE_SLICE])
+        root = parser.close()
     except ParseError:
         raise NotFast from None
     if root.tag != "methodCall" or not 1 <= len(root) <= 2 or root[0].tag != "methodName":
@@ -170,8 +176,25 @@ def _dump(value: Any, out: list[str]) -> None:
         out.append("</data></array></value>\n")
     elif kind is bool:
         out.append(f"<value><boolean>{int(value)}</boolean></value>\n")
+    elif kind is Marshalled:
+        out.append(value)
     else:
         raise _Unmarshallable
+
+
+class Marshalled(str):
+    """A value already written as XML-RPC (one ``<value>…</value>``): the marshaller copies it verbatim.
+
+    For results built from many unchanged parts (the process structs of ``getAllProcessInfo``). Only put
+    it in results the fast marshaller writes whole: the stdlib fallback would escape it as a string.
+    """
+
+
+def marshalled(value: Any) -> Marshalled:
+    """``value`` in XML-RPC form, to be embedded in later results."""
+    out: list[str] = []
+    _dump(value, out)
+    return Marshalled("".join(out))
 
 
 def dumps_response(result: Any) -> str:
