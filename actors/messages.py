@@ -200,7 +200,9 @@ class ProcessCommunicationEvent:
 
 @dataclass(frozen=True)
 class StartNext:
-    """To the SupervisorActor: the previous autostart has forked; start the next one in priority order."""
+    """To the SupervisorActor: the autostart of ``key`` has forked; start the next one in priority order."""
+
+    key: Any = None
 
 
 # --- to a ListenerPoolActor (the listener processes' protocol channel and life) ---

@@ -44,6 +44,7 @@ from supervisord.states import STOPPED_STATES, ProcessState
 
 Key = tuple[str, str]  # (group, process name)
 DRAIN_TIMEOUT = 3.0  # seconds listeners get at shutdown to finish events already sent their way
+SPAWN_OVERLAP = 2  # autostarts of one tier forking at once (see _queue_start)
 
 
 @dataclass
@@ -108,7 +109,7 @@ class SupervisorActor(HubSafeActor):
         self.last_read = config  # the config add/avail/getAllConfigInfo read (replaced by a reread)
         self.waiting_for_deps: list[Key] = []
         self.start_queue: list[Key] = []  # autostarts not yet told, in order
-        self.starting: Key | None = None  # the autostart told last, until it reports back
+        self.starting: set[Key] = set()  # autostarts told and not yet reported back
         self.shutdown: _ShutdownPlan | None = None
         self.pools: dict[str, Any] = {}  # listener pool actors, by group name
 
@@ -151,24 +152,32 @@ class SupervisorActor(HubSafeActor):
         self._publish(events.process_group(added=True, group=group.name))
 
     def _queue_start(self, key: Key) -> None:
-        """Autostarts fork one after another, in priority order (Supervisor's order, visible in pids):
-        each process actor says when it has handled its start, and only then is the next one told."""
+        """Autostarts fork in priority order (Supervisor's order, visible in pids and the log): a process
+        is told to start only once every process of an earlier tier has reported that it forked. Within a
+        tier (same group and priorities) up to SPAWN_OVERLAP forks overlap, so one child's fork/exec
+        latency hides behind the next one's work; their pids may then swap, which no order promises."""
         self.start_queue.append(key)
         self._start_next()
 
+    def _tier(self, key: Key) -> tuple[int, str, int]:
+        entry = self.entries[key]
+        return (entry.group.priority, key[0], entry.config.priority)
+
     def _start_next(self) -> None:
-        if self.starting is not None:
-            return
-        while self.start_queue and self.shutdown is None:
-            key = self.start_queue.pop(0)
+        while self.start_queue and self.shutdown is None and len(self.starting) < SPAWN_OVERLAP:
+            key = self.start_queue[0]
             entry = self.entries.get(key)
             if entry is None:
+                self.start_queue.pop(0)
                 continue
+            if any(self._tier(k) != self._tier(key) for k in self.starting if k in self.entries):
+                return  # an earlier tier is still forking
+            self.start_queue.pop(0)
             me = self.actor_ref
 
-            def then(me: Any = me) -> None:
+            def then(me: Any = me, key: Key = key) -> None:
                 try:
-                    me.tell(StartNext())
+                    me.tell(StartNext(key))
                 except pykka.ActorDeadError:
                     pass
 
@@ -176,8 +185,7 @@ class SupervisorActor(HubSafeActor):
                 entry.ref.tell(Start(wait=False, user=False, then=then))
             except pykka.ActorDeadError:
                 continue
-            self.starting = key
-            return
+            self.starting.add(key)
 
     def _autostart(self, keys: list[Key]) -> None:
         ordered = sorted(
@@ -235,7 +243,7 @@ class SupervisorActor(HubSafeActor):
         elif isinstance(message, PoolDrained):
             self._pool_drained(message)
         elif isinstance(message, StartNext):
-            self.starting = None
+            self.starting.discard(message.key)
             self._start_next()
         elif isinstance(message, ProcessDown):
             self._process_down((message.group, message.name))
@@ -320,8 +328,8 @@ class SupervisorActor(HubSafeActor):
         self._publish(events.process_group(added=False, group=name))
         self.waiting_for_deps = [k for k in self.waiting_for_deps if k[0] != name]
         self.start_queue = [k for k in self.start_queue if k[0] != name]
-        if self.starting is not None and self.starting[0] == name:
-            self.starting = None  # its actor is gone and will never report back
+        if any(k[0] == name for k in self.starting):
+            self.starting = {k for k in self.starting if k[0] != name}  # gone: they will never report back
             self._start_next()
         self.ctx.logger.info("removed process group %s", name)
         return Outcome()
