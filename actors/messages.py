@@ -118,6 +118,15 @@ class FindProcesses:
 
 
 @dataclass(frozen=True)
+class AutostartForked:
+    """Reply: a future resolving once every autostart that can start now has forked (the first wave).
+
+    The daemon serves HTTP only after that, as Supervisor (whose first loop iteration forks them all
+    before it reads a request): a ``status`` right after start or reload never shows "Not started".
+    """
+
+
+@dataclass(frozen=True)
 class BeginShutdown:
     """Stop every process in reverse start order; reply: a future resolving when all are down."""
 

@@ -19,6 +19,7 @@ from supervisord import events
 from supervisord.actors.eventbus import Flush, PoolDrained, Subscribe, Unsubscribe
 from supervisord.actors.messages import (
     AddGroup,
+    AutostartForked,
     BeginShutdown,
     Broadcast,
     FindProcesses,
@@ -110,6 +111,7 @@ class SupervisorActor(HubSafeActor):
         self.waiting_for_deps: list[Key] = []
         self.start_queue: list[Key] = []  # autostarts not yet told, in order
         self.starting: set[Key] = set()  # autostarts told and not yet reported back
+        self.forked_waiters: list[HubSafeFuture] = []  # AutostartForked asks, until the wave has forked
         self.shutdown: _ShutdownPlan | None = None
         self.pools: dict[str, Any] = {}  # listener pool actors, by group name
 
@@ -158,6 +160,12 @@ class SupervisorActor(HubSafeActor):
         latency hides behind the next one's work; their pids may then swap, which no order promises."""
         self.start_queue.append(key)
         self._start_next()
+
+    def _settle_forked(self) -> None:
+        if self.forked_waiters and not self.start_queue and not self.starting:
+            waiters, self.forked_waiters = self.forked_waiters, []
+            for waiter in waiters:
+                waiter.set(None)
 
     def _tier(self, key: Key) -> tuple[int, str, int]:
         entry = self.entries[key]
@@ -245,6 +253,7 @@ class SupervisorActor(HubSafeActor):
         elif isinstance(message, StartNext):
             self.starting.discard(message.key)
             self._start_next()
+            self._settle_forked()
         elif isinstance(message, ProcessDown):
             self._process_down((message.group, message.name))
         elif isinstance(message, GetSnapshots):
@@ -254,6 +263,11 @@ class SupervisorActor(HubSafeActor):
         elif isinstance(message, Broadcast):
             for entry in self.entries.values():
                 entry.ref.tell(message.message)
+        elif isinstance(message, AutostartForked):
+            future = HubSafeFuture()
+            self.forked_waiters.append(future)
+            self._settle_forked()
+            return future
         elif isinstance(message, BeginShutdown):
             return self._begin_shutdown()
         elif isinstance(message, ProcessesInOrder):

@@ -22,7 +22,7 @@ import pykka
 from supervisord import mainlog
 from supervisord.actors.eventbus import EventBusActor
 from supervisord.actors.logsink import Reopen
-from supervisord.actors.messages import BeginShutdown, Broadcast
+from supervisord.actors.messages import AutostartForked, BeginShutdown, Broadcast
 from supervisord.actors.supervisor import SupervisorActor
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
@@ -37,6 +37,7 @@ from supervisord.web.server import Listeners, start_http_servers
 
 SHUTDOWN = "shutdown"
 RESTART = "restart"
+FIRST_WAVE_TIMEOUT = 60  # seconds the servers wait for the autostarts to fork before serving anyway
 ROOT_WARNING = (
     "Supervisor is running as root.  Privileges were not dropped because no user is specified in the "
     "config file.  If you intend to run as root, you can set user=root in the config file to avoid this "
@@ -100,6 +101,14 @@ class Daemon:
 
     # -- one run --
 
+    def _await_first_wave(self) -> None:
+        """Serve only once the autostarts have forked (requests wait in the listen backlog meanwhile)."""
+        assert self.supervisor is not None
+        try:
+            self.supervisor.ask(AutostartForked(), timeout=10).get(timeout=FIRST_WAVE_TIMEOUT)
+        except pykka.Timeout:
+            self.logger.warning("still starting programs after %ds; serving requests now", FIRST_WAVE_TIMEOUT)
+
     def run(self, ioloop: IOLoop, pids: ManagedPids) -> str:
         ctx = RuntimeContext(
             ioloop=ioloop,
@@ -122,6 +131,7 @@ class Daemon:
             app = build_app(self)
             self.logger.info("supervisord started with pid %d", os.getpid())
             self.supervisor = SupervisorActor.start(self.config, ctx)
+            self._await_first_wave()
             stoppers.append(start_http_servers(self, self.listeners, app))
             if self.on_ready is not None:
                 self.on_ready()

@@ -88,7 +88,8 @@ def build_app(daemon: Daemon) -> WSGIApp:
         app = bottle.Bottle(catchall=True, autojson=True)
         # Surfaces register their routes here (xmlrpc's slow path; rest, gui, metrics).
         xmlrpc.add_routes(app, dispatcher, daemon)
-        return app
+        wsgi: WSGIApp = app
+        return wsgi
 
     wsgi: WSGIApp = logtail.LogTail(xmlrpc.RPCFront(LazyApp(bottle_app), dispatcher, daemon), daemon)
     for name in ("inet_http_server", "unix_http_server"):

@@ -200,6 +200,7 @@ def add_routes(app: Any, dispatcher: Dispatcher, daemon: Daemon) -> None:
         name, params = parse_call(bottle.request.body.read())
         if not name:
             bottle.abort(400, "Bad Request")
+        assert name is not None  # abort() raised otherwise
         bottle.response.content_type = "text/xml"
         return answer(dispatcher, daemon, name, params)
 
