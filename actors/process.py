@@ -131,10 +131,11 @@ class ProcessActor(HubSafeActor):
             if message.token == self.timer_token and self.machine.timer_at is not None:
                 self._apply(self.machine.timer(time.monotonic()))
         elif isinstance(message, Start):
-            outcome = self._request_start(message)
-            if message.then is not None:
-                message.then()
-            return outcome
+            try:
+                return self._request_start(message)
+            finally:  # even if the start went wrong: the autostart chain (and serving) waits for this
+                if message.then is not None:
+                    message.then()
         elif isinstance(message, (Stop, Shutdown)):
             return self._request_stop(message)
         elif isinstance(message, SignalProcess):

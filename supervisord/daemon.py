@@ -37,7 +37,7 @@ from supervisord.web.server import Listeners, start_http_servers
 
 SHUTDOWN = "shutdown"
 RESTART = "restart"
-FIRST_WAVE_TIMEOUT = 60  # seconds the servers wait for the autostarts to fork before serving anyway
+FIRST_WAVE_TIMEOUT = 5  # seconds the servers wait for the autostarts to fork before serving anyway
 ROOT_WARNING = (
     "Supervisor is running as root.  Privileges were not dropped because no user is specified in the "
     "config file.  If you intend to run as root, you can set user=root in the config file to avoid this "
@@ -102,12 +102,17 @@ class Daemon:
     # -- one run --
 
     def _await_first_wave(self) -> None:
-        """Serve only once the autostarts have forked (requests wait in the listen backlog meanwhile)."""
+        """Serve only once the autostarts have forked (requests wait in the listen backlog meanwhile).
+
+        Bounded, and silent when the bound is hit: what delays the wave may be the log itself (a
+        foreground daemon whose stdout nobody reads blocks every thread that logs), and HTTP must come up
+        regardless.
+        """
         assert self.supervisor is not None
         try:
-            self.supervisor.ask(AutostartForked(), timeout=10).get(timeout=FIRST_WAVE_TIMEOUT)
+            self.supervisor.ask(AutostartForked(), timeout=FIRST_WAVE_TIMEOUT).get(timeout=FIRST_WAVE_TIMEOUT)
         except pykka.Timeout:
-            self.logger.warning("still starting programs after %ds; serving requests now", FIRST_WAVE_TIMEOUT)
+            pass
 
     def run(self, ioloop: IOLoop, pids: ManagedPids) -> str:
         ctx = RuntimeContext(
