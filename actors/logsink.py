@@ -28,6 +28,7 @@ from supervisord.logtargets import FdTarget, FileTarget, Target
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
 from supervisord.runtime.ioloop import Flow, IOLoop
+from supervisord.runtime.pooled import dispatcher
 
 if TYPE_CHECKING:
     from supervisord.syslog import SyslogTarget
@@ -243,6 +244,7 @@ class LogSinkActor(HubSafeActor):
             return
         with contextlib.suppress(pykka.ActorDeadError):
             bus.tell(event)
+        dispatcher().release_next()  # the bus must not wait while this sink blocks on a slow destination
 
     def _service_syslog(self) -> None:
         """Retry queued frames; report drops; keep a retry timer armed while anything is waiting."""

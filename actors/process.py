@@ -42,6 +42,7 @@ from supervisord.mainlog import EFFECT_LEVELS
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
+from supervisord.runtime.pooled import dispatcher
 from supervisord.runtime.spawn import (
     Child,
     SpawnError,
@@ -234,6 +235,7 @@ class ProcessActor(HubSafeActor):
         child = self.child
         if child is None or self.machine.state is ProcessState.STOPPING or child.stdin_fd is None:
             return Outcome("NOT_RUNNING", self.config.namespec)
+        dispatcher().release_next()  # a child that does not read its stdin blocks this worker
         try:
             view = memoryview(data)
             while view:

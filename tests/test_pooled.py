@@ -19,14 +19,18 @@ class Recorder(HubSafeActor):
     def __init__(self) -> None:
         super().__init__()
         self.threads: list[int] = []
+        self.hello_at = 0.0
 
     def on_receive(self, message: Any) -> Any:
         if message == "hello":
             self.threads.append(threading.get_ident())
+            self.hello_at = time.monotonic()
         elif isinstance(message, HubSafeFuture):
             message.set("done")
         elif message == "threads":
             return list(self.threads)
+        elif message == "hello_at":
+            return self.hello_at
         return None
 
 
@@ -42,6 +46,9 @@ class Forwarder(HubSafeActor):
             self.recorder.tell("hello")
             time.sleep(0.05)  # an idle worker would pick the recorder up meanwhile; the slot keeps it here
             return threading.get_ident()
+        if message == "busy":
+            time.sleep(0.5)
+            return time.monotonic()
         if message == "wait":
             future = HubSafeFuture()
             self.recorder.tell(future)  # parked in this worker's run-next slot...
@@ -74,3 +81,14 @@ def test_a_worker_about_to_block_hands_its_parked_actor_back(
     forwarder, _ = actors
     for _ in range(20):
         assert forwarder.ask("wait", timeout=10) == "done"
+
+
+def test_a_parked_actor_does_not_wait_for_the_rest_of_a_long_turn(
+    actors: tuple[pykka.ActorRef[Any], pykka.ActorRef[Any]],
+) -> None:
+    forwarder, recorder = actors
+    told = forwarder.ask("tell", block=False)  # parks the recorder...
+    busy = forwarder.ask("busy", block=False)  # ...then the same turn goes on for 0.5 s
+    told.get(timeout=5)
+    busy_until = busy.get(timeout=5)
+    assert recorder.ask("hello_at", timeout=5) < busy_until - 0.3  # it ran meanwhile, elsewhere

@@ -37,9 +37,11 @@ class Dispatcher:
     A worker that makes another actor runnable (a ``tell`` from inside a handler) keeps it in a one-actor
     "run next" slot and runs it itself as soon as the current turn ends, instead of waking another thread:
     a chain of hand-offs (process → supervisor → next process, bus → pool) then costs no futex wake-up and
-    no GIL hand-over per hop (the idea of Go's ``runnext``). Anything else goes to the shared queue, and a
-    worker about to block on a future first hands its slot back to the queue (:meth:`release_next`), so a
-    parked actor can never wait on the thread that parked it.
+    no GIL hand-over per hop (the idea of Go's ``runnext``). Anything else goes to the shared queue. The
+    slot is handed back to the queue (:meth:`release_next`) whenever the parked actor would otherwise wait:
+    when the current actor's turn goes on to another message, when a worker is about to block on a future,
+    and before the few writes that can block (a sink's destination, a child's stdin). So a parked actor
+    waits at most for the rest of one message, never on a thread that is stuck.
     """
 
     def __init__(self, workers: int) -> None:
@@ -173,6 +175,8 @@ class PooledActor(pykka.Actor):
                     inbox.scheduled = False
                     return
             self._handle_envelope(envelope)
+            if not inbox.empty():  # the turn goes on: an actor this message parked must not wait for it
+                dispatcher().release_next()
         if self.actor_stopped.is_set():
             self._actor_loop_teardown()
             return
