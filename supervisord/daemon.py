@@ -33,7 +33,7 @@ from supervisord.runtime.ioloop import IOLoop
 from supervisord.runtime.reaper import OrphanReaper
 from supervisord.runtime.spawn import ManagedPids
 from supervisord.web.app import build_app
-from supervisord.web.server import Listeners, start_http_servers
+from supervisord.web.server import ListenError, Listeners, rebind_listeners, start_http_servers
 
 SHUTDOWN = "shutdown"
 RESTART = "restart"
@@ -142,8 +142,6 @@ class Daemon:
                 self.on_ready()
                 self.on_ready = None
             self.stop_event.wait()
-            if self.mood == RESTART:
-                self.logger.info("received SIGHUP indicating restart request")
             done = self.supervisor.ask(BeginShutdown(), timeout=10)
             try:
                 done.get(timeout=shutdown_budget(self.config))
@@ -163,14 +161,23 @@ def _install_signals(state: dict[str, Daemon]) -> None:
     def on_stop(signum: int) -> Callable[[], None]:
         def handler() -> None:
             daemon = state["daemon"]
-            daemon.logger.info("received %s indicating exit request", signal.Signals(signum).name)
+            daemon.logger.warning("received %s indicating exit request", signal.Signals(signum).name)
             daemon.request(SHUTDOWN)
 
         return handler
 
+    def on_hup() -> None:
+        # Logged here, where the cause is known: an RPC restart logs nothing, as in Supervisor.
+        daemon = state["daemon"]
+        if daemon.stop_event.is_set() and daemon.mood == SHUTDOWN:
+            daemon.logger.warning("ignored SIGHUP indicating restart request (shutdown in progress)")
+            return
+        daemon.logger.warning("received SIGHUP indicating restart request")
+        daemon.request(RESTART)
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         gevent.signal_handler(signum, on_stop(signum))
-    gevent.signal_handler(signal.SIGHUP, lambda: state["daemon"].request(RESTART))
+    gevent.signal_handler(signal.SIGHUP, on_hup)
     gevent.signal_handler(signal.SIGUSR2, lambda: state["daemon"].reopen_logs())
 
 
@@ -244,10 +251,12 @@ def serve(
             if mood != RESTART:
                 break
             try:
-                config = load()
-            except ConfigError as exc:
+                new_config = load()
+                rebind_listeners(listeners, config, new_config)
+            except (ConfigError, ListenError) as exc:
                 logger.error("could not reload config, keeping the old one: %s", exc)
                 continue
+            config = new_config
             logger = mainlog.configure(
                 config.supervisord, to_stdout=foreground and not config.supervisord.silent
             )

@@ -38,8 +38,36 @@ def supervisord_command() -> list[str]:
     return [sys.executable, "-m", "supervisord"]
 
 
-def render_unit(config: str, env_file: str | None = None) -> str:
-    """The unit file text for ``config`` (an absolute path)."""
+# What a service gets when its unit says nothing: systemd's default descriptor limits (since v240), and for
+# processes the kernel's per-user default (``threads-max / 2``), which services inherit from PID 1.
+SYSTEMD_NOFILE = (1024, 524288)
+FALLBACK_NPROC = 4096
+
+
+def default_nproc() -> int:
+    """The kernel's default process limit (``threads-max / 2``), what systemd hands a unit without one."""
+    try:
+        with open("/proc/sys/kernel/threads-max") as fh:
+            return max(int(fh.read()) // 2, 1)
+    except (OSError, ValueError):
+        return FALLBACK_NPROC
+
+
+def limit_lines(minfds: int, minprocs: int) -> str:
+    """``LimitNOFILE``/``LimitNPROC`` (soft:hard) at least ``minfds``/``minprocs``, never below the defaults.
+
+    A unit limit sets the hard limit too, so a bare ``LimitNOFILE=1024`` would stop the daemon raising its
+    soft limit to a ``minfds`` above it, and would cap every child's hard limit; lowering the process limit
+    to ``minprocs`` would cap how many processes a child's user may run. So each limit is the default
+    systemd would give, raised to what the config asks for.
+    """
+    soft, hard = SYSTEMD_NOFILE
+    nproc = max(minprocs, default_nproc())
+    return f"LimitNOFILE={max(minfds, soft)}:{max(minfds, hard)}\nLimitNPROC={nproc}:infinity\n"
+
+
+def render_unit(config: str, env_file: str | None = None, *, minfds: int = 1024, minprocs: int = 200) -> str:
+    """The unit file text for ``config`` (an absolute path) whose ``[supervisord]`` asks these limits."""
     argv = [*supervisord_command(), "-c", config, "-n"]
     if env_file:
         argv += ["--env-file", env_file]
@@ -59,7 +87,7 @@ def render_unit(config: str, env_file: str | None = None) -> str:
         "TimeoutStopSec=60\n"
         "Restart=on-failure\n"
         "RestartSec=5\n"
-        "LimitNOFILE=1024\n"
+        f"{limit_lines(minfds, minprocs)}"
         "\n"
         "[Install]\n"
         "WantedBy=multi-user.target\n"
@@ -83,7 +111,8 @@ def _systemctl(*args: str) -> int:
 
 
 def install(root: str, configuration: str | None, env_file: str | None) -> int:
-    from supervisord.config.loader import find_config
+    from supervisord.config.errors import ConfigError
+    from supervisord.config.loader import find_config, load_config
 
     config = os.path.abspath(configuration) if configuration else find_config(os.getcwd(), sys.argv[0])
     if not config or not os.path.isfile(config):
@@ -93,11 +122,22 @@ def install(root: str, configuration: str | None, env_file: str | None) -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        settings = load_config(config).supervisord
+    except ConfigError as exc:
+        print(f"Failed to install service {SERVICE_NAME}: {exc}", file=sys.stderr)
+        return 1
+    text = render_unit(
+        config,
+        os.path.abspath(env_file) if env_file else None,
+        minfds=settings.minfds,
+        minprocs=settings.minprocs,
+    )
     path = unit_path(root)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path + ".tmp", "w") as fh:
-            fh.write(render_unit(config, os.path.abspath(env_file) if env_file else None))
+            fh.write(text)
         os.chmod(path + ".tmp", 0o644)
         os.replace(path + ".tmp", path)
     except OSError as exc:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from supervisord.service import render_unit, systemd_quote
+from supervisord.service import default_nproc, render_unit, systemd_quote
 
 UNIT = Path("etc/systemd/system/supervisord.service")
 
@@ -124,3 +124,36 @@ def test_systemd_quoting() -> None:
     assert systemd_quote("$HOME") == '"$$HOME"'
     assert "ExecStart=" in render_unit("/etc/my confs/a.conf")
     assert '"/etc/my confs/a.conf" -n' in render_unit("/etc/my confs/a.conf")
+
+
+def test_install_takes_the_limits_from_minfds_and_minprocs(tmp_path: Path) -> None:
+    """A bare ``LimitNOFILE=1024`` caps the hard limit, so ``minfds`` above it could never be honoured."""
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\nminfds = 200000\nminprocs = 900000000\n")
+    root = tmp_path / "root"
+    proc = run("-c", "supervisord.conf", "service", "install", "--root", str(root), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    keys = unit_keys((root / UNIT).read_text())
+    assert keys["LimitNOFILE"] == "200000:524288"
+    assert keys["LimitNPROC"] == "900000000:infinity"
+
+
+def test_install_never_lowers_the_default_limits(tmp_path: Path) -> None:
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\nminfds = 10\nminprocs = 10\n")
+    root = tmp_path / "root"
+    proc = run("-c", "supervisord.conf", "service", "install", "--root", str(root), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    keys = unit_keys((root / UNIT).read_text())
+    assert keys["LimitNOFILE"] == "1024:524288"  # systemd's own default for a unit without the key
+    soft, hard = keys["LimitNPROC"].split(":")
+    assert int(soft) == default_nproc() and int(soft) > 10 and hard == "infinity"
+    big = render_unit("/etc/s.conf", minfds=1_000_000, minprocs=5)
+    assert "LimitNOFILE=1000000:1000000\n" in big
+
+
+def test_install_refuses_a_config_that_does_not_load(tmp_path: Path) -> None:
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\nminfds = lots\n")
+    root = tmp_path / "root"
+    proc = run("-c", "supervisord.conf", "service", "install", "--root", str(root), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Failed to install service supervisord" in proc.stderr and "minfds" in proc.stderr
+    assert not (root / UNIT).exists()

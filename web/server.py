@@ -6,11 +6,12 @@ exists (architecture.md §3); serving wraps the same sockets in gevent sockets o
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from supervisord.config.model import Config
@@ -96,17 +97,107 @@ def bind_listeners(config: Config) -> Listeners:
             raise ListenError(f"Cannot open an HTTP server: socket.error reported {exc}") from None
         finally:
             os.umask(old)
-        os.chmod(path, unix.chmod)
-        if unix.chown:
-            from supervisord.runtime.spawn import resolve_user
-
-            creds = resolve_user(unix.chown)
-            group_given = ":" in unix.chown
-            os.chown(path, creds.uid, creds.gid if group_given else -1)
+        try:
+            _set_owner_and_mode(path, unix.chmod, unix.chown)
+        except ListenError:
+            sock.close()
+            listeners.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
         sock.listen(128)
         listeners.unix = sock
         listeners.unix_path = path
     return listeners
+
+
+def rebind_listeners(listeners: Listeners, old: Config, new: Config) -> None:
+    """On reload, make ``listeners`` match ``new``: what changed is bound afresh, the rest kept as it is.
+
+    Supervisor re-opens its servers on every reload, so a new port, socket file, ``chmod`` or ``chown``
+    takes effect; a listener whose settings did not change keeps its socket here, so clients queued in
+    its backlog are not dropped. The new addresses are bound before the old ones close; when they overlap
+    (the same port on another host, the same socket path) the old one is closed first. If a new address
+    cannot be bound, the old listeners are restored and ListenError is raised (the caller keeps the old
+    config).
+    """
+    inet_changed = _inet_key(old) != _inet_key(new)
+    unix_changed = _unix_key(old) != _unix_key(new)
+    if not (inet_changed or unix_changed):
+        return
+    wanted = replace(
+        new,
+        inet_http_server=new.inet_http_server if inet_changed else None,
+        unix_http_server=new.unix_http_server if unix_changed else None,
+    )
+    try:
+        fresh = bind_listeners(wanted)
+    except ListenError:
+        _drop(listeners, inet_changed, unix_changed)
+        try:
+            fresh = bind_listeners(wanted)
+        except ListenError:
+            previous = replace(
+                old,
+                inet_http_server=old.inet_http_server if inet_changed else None,
+                unix_http_server=old.unix_http_server if unix_changed else None,
+            )
+            _adopt(listeners, bind_listeners(previous), inet_changed, unix_changed)
+            raise
+    else:
+        _drop(listeners, inet_changed, unix_changed, keep_path=fresh.unix_path)
+    _adopt(listeners, fresh, inet_changed, unix_changed)
+
+
+def _inet_key(config: Config) -> tuple[str, int] | None:
+    inet = config.inet_http_server
+    return None if inet is None else (inet.host, inet.port)
+
+
+def _unix_key(config: Config) -> tuple[str, int, str | None] | None:
+    unix = config.unix_http_server
+    return None if unix is None else (unix.file, unix.chmod, unix.chown)
+
+
+def _drop(listeners: Listeners, inet: bool, unix: bool, keep_path: str | None = None) -> None:
+    """Close the inet and/or unix listener (and remove its socket file unless a new one lives there)."""
+    if inet and listeners.inet is not None:
+        listeners.inet.close()
+        listeners.inet = None
+    if unix and listeners.unix is not None:
+        listeners.unix.close()
+        listeners.unix = None
+        if listeners.unix_path and listeners.unix_path != keep_path:
+            try:
+                os.unlink(listeners.unix_path)
+            except OSError:
+                pass
+        listeners.unix_path = None
+
+
+def _adopt(listeners: Listeners, fresh: Listeners, inet: bool, unix: bool) -> None:
+    if inet:
+        listeners.inet = fresh.inet
+    if unix:
+        listeners.unix, listeners.unix_path = fresh.unix, fresh.unix_path
+
+
+def _set_owner_and_mode(path: str, mode: int, owner: str | None) -> None:
+    """``chmod`` and ``chown`` of the socket file; a refusal is a ListenError (a reload can hit it too)."""
+    from supervisord.runtime.spawn import SpawnError, resolve_user
+
+    try:
+        os.chmod(path, mode)
+        if owner:
+            creds = resolve_user(owner)
+            os.chown(path, creds.uid, creds.gid if ":" in owner else -1)
+    except SpawnError as exc:
+        raise ListenError(f"Cannot open an HTTP server: chown={owner}: {exc}") from None
+    except OSError as exc:
+        raise ListenError(
+            f"Cannot set chmod={mode:o} chown={owner or '-'} on {path}: {exc.strerror}; adjust these "
+            "values in [unix_http_server] to ones the current user may set"
+        ) from None
 
 
 SOCKET_KEY = "supervisord.socket"  # environ key: the client's socket, so streams can notice a hang-up
