@@ -189,7 +189,13 @@ def spawn(
                 extra_groups=extra_groups,
             )
             pids.add(popen.pid)
-        pidfd = os.pidfd_open(popen.pid)
+        try:
+            pidfd = os.pidfd_open(popen.pid)
+        except OSError:  # out of descriptors: a child we could not watch must not run unsupervised
+            popen.kill()
+            popen.wait()
+            pids.discard(popen.pid)
+            raise
     except PermissionError as exc:
         _close(fds)
         raise SpawnError(f"no permission to run command {argv[0]!r}: {exc.strerror}") from None
