@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import logging
 import os
 import select
 import socket
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from supervisord.config.model import LogDestination, SyslogConfig
+from supervisord.mainlog import LOGGER_NAME
 
 FACILITIES = {
     "kern": 0,
@@ -174,6 +176,7 @@ class DatagramTransport(Transport):
         self.address = address
         self.sock: socket.socket | None = None
         self.target: Any = None  # the resolved address (a host name is looked up once, not per datagram)
+        self.unreachable: str | None = None  # why the local socket took nothing last time (None: it did)
 
     def _socket(self) -> socket.socket:
         if self.sock is None:
@@ -197,11 +200,15 @@ class DatagramTransport(Transport):
             return False
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOBUFS, errno.ENOTCONN):
+                local = isinstance(self.address, str)
+                if local and exc.errno != errno.ENOBUFS:
+                    self.unreachable = exc.strerror or str(exc)  # no syslog daemon listens there
                 # A remote ECONNREFUSED is a stale ICMP error from an earlier datagram: this one can go.
-                return exc.errno == errno.ECONNREFUSED and not isinstance(self.address, str)
+                return exc.errno == errno.ECONNREFUSED and not local
             if exc.errno == errno.EMSGSIZE:
                 return True  # cannot ever fit: count it as gone rather than wedge the queue
             raise
+        self.unreachable = None
         return True
 
     def close(self) -> None:
@@ -399,6 +406,9 @@ class SyslogTarget:
         self.queue = SyslogQueue(transport)
         self.reported_drops = 0
         self.report_after = 0.0
+        self.name = name
+        self.channel = channel
+        self.warned_unreachable = False
 
     def write(self, data: bytes) -> None:
         self._put(self.splitter.feed(data))
@@ -413,13 +423,32 @@ class SyslogTarget:
         now = time.time()
         prefix, tag, pri_value, host, pid = self.prefix, self.tag, self.pri, self.hostname, self.pid
         self.queue.put(fmt(pri_value, tag, prefix + line, hostname=host, pid=pid, now=now) for line in lines)
-        self.queue.flush()
+        self.flush()
 
     def pending(self) -> bool:
         return bool(self.queue.frames)
 
     def flush(self) -> None:
         self.queue.flush()
+        if not self.warned_unreachable:
+            self._warn_if_unreachable()
+
+    def _warn_if_unreachable(self) -> None:
+        """Say once in the main log that no syslog daemon takes this output, rather than lose it silently."""
+        transport = self.queue.transport
+        reason = getattr(transport, "unreachable", None)
+        if reason is None:
+            return
+        self.warned_unreachable = True
+        logging.getLogger(LOGGER_NAME).warning(
+            "%s %s is logged to syslog, but nothing receives it at %s (%s): its lines are held (up to %d "
+            "KiB) and the oldest dropped beyond that, until a syslog daemon listens there",
+            self.name,
+            self.channel,
+            transport.address,
+            reason,
+            self.queue.limit // 1024,
+        )
 
     def reopen(self) -> None:
         pass
