@@ -436,8 +436,7 @@ class SyslogTarget:
     def _warn_if_unreachable(self) -> None:
         """Say once in the main log that no syslog daemon takes this output, rather than lose it silently."""
         transport = self.queue.transport
-        reason = getattr(transport, "unreachable", None)
-        if reason is None:
+        if not isinstance(transport, DatagramTransport) or transport.unreachable is None:
             return
         self.warned_unreachable = True
         logging.getLogger(LOGGER_NAME).warning(
@@ -446,7 +445,7 @@ class SyslogTarget:
             self.name,
             self.channel,
             transport.address,
-            reason,
+            transport.unreachable,
             self.queue.limit // 1024,
         )
 
