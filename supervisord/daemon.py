@@ -20,6 +20,7 @@ import gevent.event
 import pykka
 
 from supervisord import mainlog
+from supervisord.actors.childjournal import start_journal
 from supervisord.actors.eventbus import EventBusActor
 from supervisord.actors.logsink import Reopen
 from supervisord.actors.messages import AutostartForked, BeginShutdown, Broadcast
@@ -30,6 +31,7 @@ from supervisord.logtargets import clear_auto_logs
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
+from supervisord.runtime.leftovers import stop_leftovers
 from supervisord.runtime.reaper import OrphanReaper
 from supervisord.runtime.spawn import ManagedPids
 from supervisord.web.app import build_app
@@ -127,6 +129,7 @@ class Daemon:
         stoppers: list[Callable[[], None]] = []
         try:
             ctx.extra["eventbus"] = EventBusActor.start(ctx)
+            ctx.extra["journal"] = start_journal(ctx)
             if not ctx.settings.nocleanup:  # stale AUTO child logs of this identifier (Supervisor does too)
                 clear_auto_logs(ctx.settings.childlogdir, ctx.settings.identifier)
             if os.getuid() == 0 and not ctx.settings.user:
@@ -223,6 +226,7 @@ def serve(
     for warning in config.warnings:
         logger.warning(warning)
     os.umask(settings.umask)
+    stop_leftovers(settings.pidfile, logger)  # a crashed predecessor's children: never two copies
     bind_hub()
     # Actors hand work to each other across threads; with CPython's default 5 ms GIL switch interval a
     # thread woken by a message can wait that long behind a busy one (the hub parsing a request flood).

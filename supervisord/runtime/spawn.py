@@ -15,7 +15,7 @@ import shlex
 import stat
 import subprocess
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from supervisord.config.model import ProcessConfig
@@ -128,13 +128,22 @@ class ManagedPids:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._pids: set[int] = set()
+        # Told of every spawn and reap while a run is on (the child journal: what to stop after a crash).
+        self.on_spawn: Callable[[int, ProcessConfig], None] | None = None
+        self.on_reap: Callable[[int], None] | None = None
 
     def add(self, pid: int) -> None:
         self._pids.add(pid)
 
+    def spawned(self, pid: int, config: ProcessConfig) -> None:
+        if self.on_spawn is not None:
+            self.on_spawn(pid, config)
+
     def discard(self, pid: int) -> None:
         with self.lock:
             self._pids.discard(pid)
+        if self.on_reap is not None:
+            self.on_reap(pid)
 
     def __contains__(self, pid: object) -> bool:
         return pid in self._pids
@@ -216,6 +225,7 @@ def spawn(
         _close(fds)
         raise SpawnError(str(exc)) from None
     _close([in_r, out_w] + ([err_w] if err_w is not None else []))
+    pids.spawned(popen.pid, config)
     return Child(popen, pidfd, in_w, out_r, err_r)
 
 
