@@ -7,12 +7,14 @@ credentials take effect; we keep a listener whose settings did not change (its b
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import stat
 import xmlrpc.client
 from pathlib import Path
 
+import pytest
 from harness import wait_for
 from rpcutil import free_port, inet_section, proxy, unix_proxy, wait_ready
 
@@ -130,3 +132,19 @@ def test_sighup_during_shutdown_is_ignored_and_said(daemon) -> None:
     assert d.stop() == 0
     assert d.count(r"supervisord started with pid") == 1
     assert os.path.exists(d.logfile)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_reload_applies_a_changed_chown(daemon, tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    rpc = "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+    d = daemon(PROGRAM + f"[unix_http_server]\nfile = {path}\n" + rpc)
+    wait_for(lambda: answers(unix_proxy(path)), 20, 0.05, what="the socket to answer")
+    assert path.stat().st_uid == 0
+    nobody = pwd.getpwnam("nobody")
+    d.config.write_text(d.config.read_text().replace(f"file = {path}\n", f"file = {path}\nchown = nobody\n"))
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"supervisord started with pid", count=2)
+    wait_for(lambda: answers(unix_proxy(path)), 20, 0.05, what="the socket to answer after the chown")
+    assert path.stat().st_uid == nobody.pw_uid
+    assert d.stop() == 0
