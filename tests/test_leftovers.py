@@ -7,12 +7,16 @@ processes recorded there that still run as recorded, and never touches a pid tha
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Collection
 from pathlib import Path
 
+import pytest
 from harness import TAG_VAR, proc_state, tagged_pids, wait_for
 
 from supervisord.runtime.leftovers import proc_starttime
@@ -146,3 +150,48 @@ def test_a_state_file_of_a_live_daemon_is_left_alone(daemon, tmp_path: Path) -> 
     finally:
         bystander.kill()
         bystander.wait(5)
+
+
+def test_the_journal_coalesces_a_burst_of_spawns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,000 spawns and reaps cost a rewrite per interval, not one per change; the last state is on disk."""
+    from supervisord.actors import childjournal
+    from supervisord.config.model import SupervisordConfig
+    from supervisord.runtime.context import RuntimeContext
+    from supervisord.runtime.ioloop import IOLoop
+    from supervisord.runtime.leftovers import ChildRecord, write_state
+    from supervisord.runtime.spawn import ManagedPids
+
+    writes: list[int] = []
+
+    def counting(path: str, lines: Collection[str]) -> None:
+        writes.append(len(lines))
+        write_state(path, lines)
+
+    monkeypatch.setattr(childjournal, "write_state", counting)
+    pidfile = tmp_path / "d.pid"
+    loop = IOLoop()
+    loop.start()
+    ctx = RuntimeContext(
+        ioloop=loop,
+        pids=ManagedPids(),
+        logger=logging.getLogger("test-journal"),
+        settings=SupervisordConfig(pidfile=str(pidfile)),
+        base_environ={},
+        serverurl=None,
+    )
+    ref = childjournal.start_journal(ctx)
+    try:
+        began = time.monotonic()
+        for n in range(1000):
+            ref.tell(childjournal.Spawned(ChildRecord(100_000 + n, n, f"p{n}", (15,), 10.0, False, False)))
+        for n in range(500):
+            ctx.pids.on_reap(100_000 + n)  # type: ignore[misc]
+        state = Path(str(pidfile) + ".children")
+        wait_for(lambda: len(recorded(state)) == 500, what="the final state on disk")
+        elapsed = time.monotonic() - began
+        assert set(recorded(state)) == {f"p{n}" for n in range(500, 1000)}
+        assert len(writes) <= 2 + elapsed / childjournal.INTERVAL, (writes, elapsed)
+    finally:
+        ref.stop(timeout=5)
+        loop.stop()
+    assert not state.exists()  # on_stop: none of these pids runs as recorded, so nothing is left to record
