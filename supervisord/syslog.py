@@ -21,6 +21,7 @@ import logging
 import os
 import select
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -367,6 +368,10 @@ class SyslogQueue:
         self.transport.close()
 
 
+_warned_lock = threading.Lock()
+_warned_paths: set[str] = set()  # local sockets already reported unreachable (once per daemon)
+
+
 class SyslogTarget:
     """One message per line to local or remote syslog, through a bounded, non-blocking queue.
 
@@ -434,14 +439,23 @@ class SyslogTarget:
             self._warn_if_unreachable()
 
     def _warn_if_unreachable(self) -> None:
-        """Say once in the main log that no syslog daemon takes this output, rather than lose it silently."""
+        """Say in the main log that no syslog daemon takes this output, rather than lose it silently.
+
+        Once per socket path for the daemon's life: a thousand processes logging there get one warning,
+        naming the first of them.
+        """
         transport = self.queue.transport
         if not isinstance(transport, DatagramTransport) or transport.unreachable is None:
             return
         self.warned_unreachable = True
+        with _warned_lock:
+            if str(transport.address) in _warned_paths:
+                return
+            _warned_paths.add(str(transport.address))
         logging.getLogger(LOGGER_NAME).warning(
-            "%s %s is logged to syslog, but nothing receives it at %s (%s): its lines are held (up to %d "
-            "KiB) and the oldest dropped beyond that, until a syslog daemon listens there",
+            "%s %s is logged to syslog, but nothing receives it at %s (%s): its lines, and those of any "
+            "other program logging there, are held (up to %d KiB each) and the oldest dropped beyond that, "
+            "until a syslog daemon listens there",
             self.name,
             self.channel,
             transport.address,

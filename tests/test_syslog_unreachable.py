@@ -14,13 +14,22 @@ from supervisord.mainlog import LOGGER_NAME
 from supervisord.syslog import SOCKET_ENV, SyslogTarget
 
 
-def test_missing_dev_log_is_said_once_naming_program_and_socket(daemon, tmp_path: Path) -> None:
+def test_missing_dev_log_is_said_once_naming_the_first_program_and_the_socket(daemon, tmp_path: Path) -> None:
     missing = tmp_path / "no-syslog-here" / "log"
     d = daemon(
         """
         [program:talker]
         command = bash -c "for i in 1 2 3 4 5; do echo line $i; sleep 0.1; done; exec sleep 1000"
         stdout_logfile = syslog
+        startsecs = 0
+        priority = 1
+
+        [program:others]
+        command = bash -c "sleep 0.3; echo other; echo err >&2; exec sleep 1000"
+        stdout_logfile = syslog
+        stderr_logfile = syslog
+        numprocs = 3
+        process_name = %(program_name)s_%(process_num)d
         startsecs = 0
         """,
         start=False,
@@ -29,8 +38,8 @@ def test_missing_dev_log_is_said_once_naming_program_and_socket(daemon, tmp_path
     pattern = rf"talker stdout is logged to syslog, but nothing receives it at {missing} \(No such file"
     d.wait_log(pattern)
     wait_for(lambda: "\nline 5\n" in d.log(), 15, what="the last line")  # the sink went on meanwhile
-    assert d.count(pattern) == 1, d.log()
-    assert [level for _, level, msg in d.entries() if "nothing receives it" in msg] == ["WARN"]
+    wait_for(lambda: d.log().count("\nerr\n") == 3, 15, what="the other programs' lines")
+    assert [level for _, level, msg in d.entries() if "nothing receives it" in msg] == ["WARN"], d.log()
     assert d.stop() == 0
 
 
@@ -49,8 +58,9 @@ def test_a_stale_socket_file_is_said_once_and_lines_flow_once_syslog_is_back(
         target.flush()
     warnings = [r.getMessage() for r in caplog.records if "nothing receives it" in r.getMessage()]
     assert warnings == [
-        f"web stderr is logged to syslog, but nothing receives it at {path} (Connection refused): its lines "
-        "are held (up to 1024 KiB) and the oldest dropped beyond that, until a syslog daemon listens there"
+        f"web stderr is logged to syslog, but nothing receives it at {path} (Connection refused): its lines, "
+        "and those of any other program logging there, are held (up to 1024 KiB each) and the oldest "
+        "dropped beyond that, until a syslog daemon listens there"
     ]
     assert target.pending()
     path.unlink()
