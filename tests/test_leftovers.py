@@ -13,13 +13,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
 from harness import TAG_VAR, proc_state, tagged_pids, wait_for
 
-from supervisord.runtime.leftovers import proc_starttime
+from supervisord.actors import childjournal
+from supervisord.config.model import SupervisordConfig
+from supervisord.runtime.context import RuntimeContext
+from supervisord.runtime.ioloop import IOLoop
+from supervisord.runtime.leftovers import ChildRecord, proc_starttime, write_state
+from supervisord.runtime.spawn import ManagedPids
 
 PROGRAMS = """
 [program:alpha]
@@ -152,15 +157,30 @@ def test_a_state_file_of_a_live_daemon_is_left_alone(daemon, tmp_path: Path) -> 
         bystander.wait(5)
 
 
-def test_the_journal_coalesces_a_burst_of_spawns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """1,000 spawns and reaps cost a rewrite per interval, not one per change; the last state is on disk."""
-    from supervisord.actors import childjournal
-    from supervisord.config.model import SupervisordConfig
-    from supervisord.runtime.context import RuntimeContext
-    from supervisord.runtime.ioloop import IOLoop
-    from supervisord.runtime.leftovers import ChildRecord, write_state
-    from supervisord.runtime.spawn import ManagedPids
+@pytest.fixture
+def journal_ctx(tmp_path: Path) -> Iterator[RuntimeContext]:
+    """An in-process runtime context (a real I/O loop) whose pidfile is in ``tmp_path``."""
+    loop = IOLoop()
+    loop.start()
+    yield RuntimeContext(
+        ioloop=loop,
+        pids=ManagedPids(),
+        logger=logging.getLogger("test-journal"),
+        settings=SupervisordConfig(pidfile=str(tmp_path / "d.pid")),
+        base_environ={},
+        serverurl=None,
+    )
+    loop.stop()
 
+
+def fake(n: int) -> ChildRecord:
+    return ChildRecord(100_000 + n, n, f"p{n}", (15,), 10.0, False, False)
+
+
+def test_the_journal_coalesces_a_burst_of_spawns(
+    journal_ctx: RuntimeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,000 spawns and reaps cost a rewrite per interval, not one per change; the last state is on disk."""
     writes: list[int] = []
 
     def counting(path: str, lines: Collection[str]) -> None:
@@ -168,30 +188,52 @@ def test_the_journal_coalesces_a_burst_of_spawns(tmp_path: Path, monkeypatch: py
         write_state(path, lines)
 
     monkeypatch.setattr(childjournal, "write_state", counting)
-    pidfile = tmp_path / "d.pid"
-    loop = IOLoop()
-    loop.start()
-    ctx = RuntimeContext(
-        ioloop=loop,
-        pids=ManagedPids(),
-        logger=logging.getLogger("test-journal"),
-        settings=SupervisordConfig(pidfile=str(pidfile)),
-        base_environ={},
-        serverurl=None,
-    )
-    ref = childjournal.start_journal(ctx)
+    state = Path(journal_ctx.settings.pidfile + ".children")
+    ref = childjournal.start_journal(journal_ctx)
     try:
         began = time.monotonic()
         for n in range(1000):
-            ref.tell(childjournal.Spawned(ChildRecord(100_000 + n, n, f"p{n}", (15,), 10.0, False, False)))
+            ref.tell(childjournal.Spawned(fake(n)))
         for n in range(500):
-            ctx.pids.on_reap(100_000 + n)  # type: ignore[misc]
-        state = Path(str(pidfile) + ".children")
+            journal_ctx.pids.discard(100_000 + n)
         wait_for(lambda: len(recorded(state)) == 500, what="the final state on disk")
         elapsed = time.monotonic() - began
         assert set(recorded(state)) == {f"p{n}" for n in range(500, 1000)}
         assert len(writes) <= 2 + elapsed / childjournal.INTERVAL, (writes, elapsed)
     finally:
         ref.stop(timeout=5)
-        loop.stop()
     assert not state.exists()  # on_stop: none of these pids runs as recorded, so nothing is left to record
+
+
+def test_a_journal_that_cannot_write_says_so_once_and_recovers(
+    journal_ctx: RuntimeContext, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = [True]
+
+    def flaky(path: str, lines: Collection[str]) -> None:
+        if broken[0]:
+            raise OSError(28, "No space left on device")
+        write_state(path, lines)
+
+    monkeypatch.setattr(childjournal, "write_state", flaky)
+    monkeypatch.setattr(childjournal, "INTERVAL", 0.01)
+    state = Path(journal_ctx.settings.pidfile + ".children")
+    ref = childjournal.start_journal(journal_ctx)
+    try:
+        with caplog.at_level(logging.INFO, logger="test-journal"):
+            for n in range(3):
+                ref.tell(childjournal.Spawned(fake(n)))
+                ref.ask(None, timeout=5)  # one write attempt per change (the interval is short)
+                wait_for(lambda: not ref.proxy().armed.get(timeout=5), what="the flush")
+            broken[0] = False
+            ref.tell(childjournal.Spawned(fake(3)))
+            wait_for(lambda: len(recorded(state)) == 4, what="the state written again")
+        messages = [r.getMessage() for r in caplog.records]
+        assert [m for m in messages if m.startswith("cannot write")] == [
+            f"cannot write {state} (No space left on device): after a crash, its running processes would "
+            "not be found"
+        ]
+        assert f"child state file {state} written again" in messages
+        assert ref.is_alive()
+    finally:
+        ref.stop(timeout=5)

@@ -118,9 +118,13 @@ def write_state(path: str, lines: Collection[str]) -> None:
     me = os.getpid()
     header = json.dumps({"format": FORMAT, "daemon": {"pid": me, "starttime": proc_starttime(me)}})
     tmp = f"{path}.{me}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(header + "\n" + "".join(lines))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(header + "\n" + "".join(lines))
+        os.replace(tmp, path)
+    except OSError:
+        _remove(tmp)  # a full disk must not leave half-written temporaries behind
+        raise
 
 
 def read_state(path: str) -> tuple[tuple[int, int | None] | None, list[ChildRecord]]:
