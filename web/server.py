@@ -247,8 +247,9 @@ def _handler_class() -> type[Any]:
 def start_http_servers(daemon: Daemon, listeners: Listeners, app: Any = None) -> Callable[[], None]:
     """Serve the WSGI app on every bound listener; returns the function that stops them.
 
-    The bound sockets live as long as the process; each run of the runtime (a reload is a new run) serves a
-    dup of them, so a restart never drops the listening address and clients queue in the backlog meanwhile.
+    The bound sockets live as long as their settings do not change (see :func:`rebind_listeners`); each run
+    of the runtime (a reload is a new run) serves a dup of them, so a restart never drops an unchanged
+    listening address and clients queue in the backlog meanwhile.
     """
     import gevent.pool
     import gevent.socket

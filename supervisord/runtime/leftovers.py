@@ -167,6 +167,9 @@ def _open_verified(record: ChildRecord) -> int | None:
     if proc_starttime(record.pid) != record.starttime:  # checked after opening: the fd pins this process
         os.close(pidfd)
         return None
+    if select.select([pidfd], [], [], 0)[0]:  # exited already (a zombie nobody reaped): nothing to stop
+        os.close(pidfd)
+        return None
     return pidfd
 
 
@@ -199,7 +202,7 @@ def stop_leftovers(pidfile: str, logger: logging.Logger) -> None:
         pidfd = _open_verified(record)
         if pidfd is None:
             logger.info(
-                "not touching pid %d recorded for %s: that process is gone (the pid is free or reused)",
+                "not touching pid %d recorded for %s: that process has exited (the pid is free or reused)",
                 record.pid,
                 record.name,
             )
