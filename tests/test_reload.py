@@ -148,3 +148,24 @@ def test_reload_applies_a_changed_chown(daemon, tmp_path: Path) -> None:
     wait_for(lambda: answers(unix_proxy(path)), 20, 0.05, what="the socket to answer after the chown")
     assert path.stat().st_uid == nobody.pw_uid
     assert d.stop() == 0
+
+
+def test_reload_onto_a_socket_someone_else_serves_restores_the_old_socket(daemon, tmp_path: Path) -> None:
+    path, taken = tmp_path / "s.sock", tmp_path / "taken.sock"
+    rpc = "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(str(taken))
+    other.listen(8)
+    try:
+        d = daemon(PROGRAM + f"[unix_http_server]\nfile = {path}\n" + rpc)
+        wait_for(lambda: answers(unix_proxy(path)), 20, 0.05, what="the socket to answer")
+        d.config.write_text(d.config.read_text().replace(f"file = {path}", f"file = {taken}"))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"could not reload config, keeping the old one: Another program is already listening")
+        d.wait_log(r"supervisord started with pid", count=2)
+        wait_for(lambda: answers(unix_proxy(path)), 20, 0.05, what="the old socket to answer again")
+        assert taken.exists()  # someone else's socket is left alone
+        assert d.stop() == 0
+        assert not path.exists()
+    finally:
+        other.close()

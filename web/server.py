@@ -131,22 +131,41 @@ def rebind_listeners(listeners: Listeners, old: Config, new: Config) -> None:
         unix_http_server=new.unix_http_server if unix_changed else None,
     )
     try:
-        fresh = bind_listeners(wanted)
+        fresh = _bind(wanted)
     except ListenError:
+        if not _overlap(wanted, old):
+            raise  # the old listeners are untouched
         _drop(listeners, inet_changed, unix_changed)
         try:
-            fresh = bind_listeners(wanted)
+            fresh = _bind(wanted)
         except ListenError:
             previous = replace(
                 old,
                 inet_http_server=old.inet_http_server if inet_changed else None,
                 unix_http_server=old.unix_http_server if unix_changed else None,
             )
-            _adopt(listeners, bind_listeners(previous), inet_changed, unix_changed)
+            _adopt(listeners, _bind(previous), inet_changed, unix_changed)
             raise
     else:
         _drop(listeners, inet_changed, unix_changed, keep_path=fresh.unix_path)
     _adopt(listeners, fresh, inet_changed, unix_changed)
+
+
+def _overlap(wanted: Config, old: Config) -> bool:
+    """Whether a listener to bind may collide with an old one: the same port, or the same socket path."""
+    a, b = old.inet_http_server, wanted.inet_http_server
+    u, v = old.unix_http_server, wanted.unix_http_server
+    return (a is not None and b is not None and a.port == b.port) or (
+        u is not None and v is not None and u.file == v.file
+    )
+
+
+def _bind(config: Config) -> Listeners:
+    """bind_listeners, any OS failure (out of descriptors, say) a ListenError: a reload must not die."""
+    try:
+        return bind_listeners(config)
+    except OSError as exc:
+        raise ListenError(f"Cannot open an HTTP server: {exc}") from None
 
 
 def _inet_key(config: Config) -> tuple[str, int] | None:
