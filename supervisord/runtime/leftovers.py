@@ -149,7 +149,7 @@ class _Leftover:
         self.deadline = 0.0
 
     def gone(self) -> bool:
-        return bool(select.select([self.pidfd], [], [], 0)[0])
+        return _exited(self.pidfd)
 
     def send(self, signum: int, group: bool) -> None:
         if group:
@@ -158,19 +158,32 @@ class _Leftover:
             signal.pidfd_send_signal(self.pidfd, signum)
 
 
-def _open_verified(record: ChildRecord) -> int | None:
-    """A pidfd of the recorded process, or None if that pid is now gone or someone else's."""
+def _exited(pidfd: int) -> bool:
+    """A pidfd polls readable once its process has exited (poll, not select: fds may be above 1023)."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _open_verified(record: ChildRecord, logger: logging.Logger) -> int | None:
+    """A pidfd of the recorded process, or None if that pid is now gone or someone else's (logged)."""
     try:
         pidfd = os.pidfd_open(record.pid)
-    except OSError:
+    except ProcessLookupError:
+        pidfd = None
+    except OSError as exc:
+        logger.error("cannot watch leftover %s (pid %d): %s; not stopping it", record.name, record.pid, exc)
         return None
-    if proc_starttime(record.pid) != record.starttime:  # checked after opening: the fd pins this process
+    if pidfd is not None and proc_starttime(record.pid) == record.starttime and not _exited(pidfd):
+        return pidfd  # verified after opening: the fd pins this very process
+    if pidfd is not None:
         os.close(pidfd)
-        return None
-    if select.select([pidfd], [], [], 0)[0]:  # exited already (a zombie nobody reaped): nothing to stop
-        os.close(pidfd)
-        return None
-    return pidfd
+    logger.info(
+        "not touching pid %d recorded for %s: that process has exited (the pid is free or reused)",
+        record.pid,
+        record.name,
+    )
+    return None
 
 
 def stop_leftovers(pidfile: str, logger: logging.Logger) -> None:
@@ -199,15 +212,9 @@ def stop_leftovers(pidfile: str, logger: logging.Logger) -> None:
     who = f"pid {owner[0]}" if owner else "unknown pid"
     live: list[_Leftover] = []
     for record in records:
-        pidfd = _open_verified(record)
-        if pidfd is None:
-            logger.info(
-                "not touching pid %d recorded for %s: that process has exited (the pid is free or reused)",
-                record.pid,
-                record.name,
-            )
-            continue
-        live.append(_Leftover(record, pidfd))
+        pidfd = _open_verified(record, logger)
+        if pidfd is not None:
+            live.append(_Leftover(record, pidfd))
     if live:
         logger.warning(
             "found %d process(es) left running by a previous supervisord (%s) that did not stop them; "
@@ -241,7 +248,10 @@ def _stop_all(live: list[_Leftover], logger: logging.Logger) -> None:
         active = still
         if active:
             timeout = max(0.0, min(x.deadline for x in active) - time.monotonic())
-            select.select([x.pidfd for x in active], [], [], min(timeout, 0.5))
+            poller = select.poll()
+            for leftover in active:
+                poller.register(leftover.pidfd, select.POLLIN)
+            poller.poll(min(timeout, 0.5) * 1000)
 
 
 def _advance(leftover: _Leftover, now: float, logger: logging.Logger) -> None:
