@@ -241,7 +241,10 @@ class ListenerState:
 
 @dataclass(frozen=True)
 class ListenerStdin:
-    """A freshly spawned listener's stdin: a duplicate fd the pool now owns and writes events to."""
+    """A freshly spawned listener's stdin: the process actor's outlet, which the pool writes events to.
+
+    The process actor still owns it (and closes it when the listener exits); writes then fail.
+    """
 
     name: str
-    fd: int
+    outlet: Any

@@ -27,6 +27,7 @@ from supervisord.actors.supervisor import SupervisorActor
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.logtargets import clear_auto_logs
+from supervisord.runtime import outlet
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
@@ -38,6 +39,7 @@ from supervisord.web.server import Listeners, start_http_servers
 SHUTDOWN = "shutdown"
 RESTART = "restart"
 FIRST_WAVE_TIMEOUT = 5  # seconds the servers wait for the autostarts to fork before serving anyway
+STDIO_FLUSH_TIMEOUT = 1.0  # seconds a slow reader of our stdout gets, at exit, for the last log lines
 ROOT_WARNING = (
     "Supervisor is running as root.  Privileges were not dropped because no user is specified in the "
     "config file.  If you intend to run as root, you can set user=root in the config file to avoid this "
@@ -225,6 +227,7 @@ def serve(
     if os.getpid() == 1:
         watch_orphans(ioloop, OrphanReaper(pids, logger))
     ioloop.start()
+    outlet.attach_stdio(ioloop)  # from here on, the loop drains what a slow stdout could not take
     try:
         write_pidfile(settings.pidfile)
     except OSError as exc:
@@ -259,6 +262,7 @@ def serve(
         remove_pidfile(settings.pidfile)
     logger.info("supervisord stopped")
     logging.shutdown()
+    outlet.flush_stdio(timeout=STDIO_FLUSH_TIMEOUT)
     return 0
 
 
