@@ -106,9 +106,8 @@ class Daemon:
     def _await_first_wave(self) -> None:
         """Serve only once the autostarts have forked (requests wait in the listen backlog meanwhile).
 
-        Bounded, and silent when the bound is hit: what delays the wave may be the log itself (a
-        foreground daemon whose stdout nobody reads blocks every thread that logs), and HTTP must come up
-        regardless.
+        Bounded, and silent when the bound is hit: whatever delays the wave (a slow disk under the log
+        files, say), HTTP must come up regardless.
         """
         assert self.supervisor is not None
         try:
