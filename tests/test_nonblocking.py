@@ -17,8 +17,10 @@ from typing import Any
 from harness import TAG_VAR, Daemon, wait_for
 from rpcutil import free_port, inet_section, wait_state
 
+from supervisord.runtime.hubsafe import HubSafeActor
 from supervisord.runtime.ioloop import IOLoop
 from supervisord.runtime.outlet import Outlet
+from supervisord.runtime.pooled import blocking
 
 PY = sys.executable
 LISTENERS = Path(__file__).parent / "listeners.py"
@@ -172,3 +174,33 @@ def _is_open(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+class _Setter(HubSafeActor):
+    def on_receive(self, message: Any) -> Any:
+        message.set()
+
+
+class _Waiter(HubSafeActor):
+    """Tells the setter from inside ``blocking()``, then waits for what only the setter can do."""
+
+    def __init__(self, setter: Any) -> None:
+        super().__init__()
+        self.setter = setter
+
+    def on_receive(self, message: Any) -> Any:
+        done = threading.Event()
+        with blocking():
+            self.setter.tell(done)  # must not be parked on this worker, which is about to wait
+            return done.wait(5)
+
+
+def test_a_tell_inside_blocking_is_not_parked_on_the_blocked_worker() -> None:
+    setter = _Setter.start()
+    waiter = _Waiter.start(setter)
+    try:
+        for _ in range(20):
+            assert waiter.ask("go", timeout=10) is True
+    finally:
+        waiter.stop()
+        setter.stop()

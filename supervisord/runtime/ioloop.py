@@ -189,7 +189,7 @@ class IOLoop:
         mask = select.EPOLLOUT if watch.on_writable is not None else select.EPOLLIN
         self._epoll.register(watch.fd, mask | select.EPOLLHUP | select.EPOLLERR)
 
-    def _drop(self, fd: int, *, close: bool = True) -> _Watch | None:
+    def _drop(self, fd: int) -> _Watch | None:
         watch = self._watches.pop(fd, None)
         if watch is not None:
             if watch.registered:
@@ -197,7 +197,7 @@ class IOLoop:
                     self._epoll.unregister(fd)
                 except OSError:
                     pass
-            if close and watch.on_writable is None:  # an outlet's fd is closed by close_writer only
+            if watch.on_writable is None:  # an outlet's fd is closed by its owner, through close_writer
                 os.close(fd)
         return watch
 
