@@ -161,7 +161,9 @@ class Outlet:
 
     def _write_all(self, data: bytes) -> None:
         try:
-            write_all(self.fd, data)
+            sent = os.write(self.fd, data)  # one call in the usual case (no memoryview to build)
+            if sent < len(data):
+                write_all(self.fd, memoryview(data)[sent:])
         except OSError as exc:
             self._broken = True
             raise BrokenPipeError(exc.errno, exc.strerror) from None
