@@ -11,9 +11,7 @@ by overflow of ``buffer_size``, which drops the oldest and says so in the log.
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +27,9 @@ from supervisord.actors.messages import (
     WriteStdin,
 )
 from supervisord.config.model import GroupConfig
-from supervisord.rotation import write_all
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
+from supervisord.runtime.outlet import Outlet
 from supervisord.states import STOPPED_STATES, ProcessState
 
 READY_TOKEN = b"READY\n"
@@ -60,13 +58,10 @@ class _Listener:
     protocol: str = ACKNOWLEDGED
     buffer: bytearray = field(default_factory=bytearray)
     current: _Queued | None = None
-    stdin: int | None = None  # the pool's own copy of the listener's stdin
+    stdin: Outlet | None = None  # the listener's stdin: its process actor's outlet (which closes it)
 
     def close_stdin(self) -> None:
-        if self.stdin is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.stdin)
-            self.stdin = None
+        self.stdin = None  # forget it: its owner closes it when the listener exits
 
 
 class ListenerPoolActor(HubSafeActor):
@@ -118,8 +113,7 @@ class ListenerPoolActor(HubSafeActor):
             self._on_state(message.name, message.state)
         elif isinstance(message, ListenerStdin):
             listener = self.listeners.setdefault(message.name, _Listener(message.name))
-            listener.close_stdin()
-            listener.stdin = message.fd
+            listener.stdin = message.outlet
         elif isinstance(message, ListenerAttached):
             self.listeners.setdefault(message.name, _Listener(message.name)).ref = message.ref
         elif isinstance(message, Flush):
@@ -182,14 +176,19 @@ class ListenerPoolActor(HubSafeActor):
             self._send(listener, data)
 
     def _send(self, listener: _Listener, data: bytes) -> None:
-        """Write one envelope to the listener (one event is in flight per listener, so this is short)."""
+        """Hand one envelope to the listener's stdin outlet: never blocks, even if it stopped reading."""
         if listener.stdin is None:
             listener.ref.tell(WriteStdin(data))
             return
         try:
-            write_all(listener.stdin, data)
+            taken = listener.stdin.write(data)
         except OSError:  # it died under us: its state change will put the event back in the queue
             listener.close_stdin()
+            return
+        if not taken:  # it answered events it never read (only one is ever in flight): not the protocol
+            self.ctx.logger.error("%s: stdin is full, it is not reading its events", listener.name)
+            self._requeue(listener)
+            self._garbage(listener)
 
     def on_stop(self) -> None:
         for listener in self.listeners.values():

@@ -28,7 +28,7 @@ from supervisord.logtargets import FdTarget, FileTarget, Target
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
 from supervisord.runtime.ioloop import Flow, IOLoop
-from supervisord.runtime.pooled import dispatcher
+from supervisord.runtime.pooled import blocking
 
 if TYPE_CHECKING:
     from supervisord.syslog import SyslogTarget
@@ -178,8 +178,9 @@ class LogSinkActor(HubSafeActor):
                 self._new_pid(chunk.pid)
             if self.plain:
                 data = chunk.data
-                for target in self.targets:
-                    target.write(data)
+                with blocking():  # a file on a slow disk may block: nothing parked waits for it
+                    for target in self.targets:
+                        target.write(data)
                 if self.logger.isEnabledFor(logging.DEBUG):
                     self._mainlog(data)
                 return
@@ -219,8 +220,9 @@ class LogSinkActor(HubSafeActor):
     def _log(self, data: bytes, *, captured: bool) -> None:
         """Supervisor's ``_log``: the log file (unless captured), the main log at debug, then the event."""
         if not captured:
-            for target in self.targets:
-                target.write(data)
+            with blocking():
+                for target in self.targets:
+                    target.write(data)
         if self.logger.isEnabledFor(logging.DEBUG):
             self._mainlog(data)
         if self.stream_config.events_enabled:
@@ -244,7 +246,6 @@ class LogSinkActor(HubSafeActor):
             return
         with contextlib.suppress(pykka.ActorDeadError):
             bus.tell(event)
-        dispatcher().release_next()  # the bus must not wait while this sink blocks on a slow destination
 
     def _service_syslog(self) -> None:
         """Retry queued frames; report drops; keep a retry timer armed while anything is waiting."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from supervisord.runtime.outlet import Outlet
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import ProcessState
 
@@ -241,7 +242,12 @@ class ListenerState:
 
 @dataclass(frozen=True)
 class ListenerStdin:
-    """A freshly spawned listener's stdin: a duplicate fd the pool now owns and writes events to."""
+    """A freshly spawned listener's stdin: the process actor's outlet, which the pool writes events to.
+
+    Shared on purpose (an outlet is thread-safe): one fd, one queue, so the pool's envelopes and any
+    ``sendProcessStdin`` stay in order. The process actor still owns it and closes it when the listener
+    exits; the pool's writes then fail, and it forgets the outlet.
+    """
 
     name: str
-    fd: int
+    outlet: Outlet

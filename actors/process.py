@@ -42,7 +42,7 @@ from supervisord.mainlog import EFFECT_LEVELS
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
-from supervisord.runtime.pooled import dispatcher
+from supervisord.runtime.outlet import Outlet
 from supervisord.runtime.spawn import (
     Child,
     SpawnError,
@@ -67,6 +67,9 @@ from supervisord.states import (
     Transition,
 )
 
+# Bytes sent to a child's stdin and not yet read by it, beyond which sendProcessStdin answers "full".
+STDIN_LIMIT = 1 << 20
+
 
 class ProcessActor(HubSafeActor):
     def __init__(
@@ -79,6 +82,7 @@ class ProcessActor(HubSafeActor):
         self.ctx = ctx
         self.machine = Machine(config)
         self.child: Child | None = None
+        self.stdin: Outlet | None = None  # our end of the child's stdin, owned here (closed at reap)
         self.timer: Timer | None = None
         self.timer_token = 0
         self.started_wall = 0.0
@@ -232,18 +236,18 @@ class ProcessActor(HubSafeActor):
         return Outcome()
 
     def _write_stdin(self, data: bytes) -> Outcome:
-        child = self.child
-        if child is None or self.machine.state is ProcessState.STOPPING or child.stdin_fd is None:
+        """Queue ``data`` for the child's stdin (never blocks); NO_FILE if stdin is closed or full."""
+        stdin = self.stdin
+        if self.child is None or self.machine.state is ProcessState.STOPPING or stdin is None:
             return Outcome("NOT_RUNNING", self.config.namespec)
-        dispatcher().release_next()  # a child that does not read its stdin blocks this worker
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(child.stdin_fd, view)
-                view = view[written:]
+            if stdin.write(data):
+                return Outcome()
         except OSError:
             return Outcome("NO_FILE", self.config.namespec)
-        return Outcome()
+        # Supervisor's documented answer when "stdin cannot accept input"; nothing of ``data`` was queued.
+        unread = stdin.pending
+        return Outcome("NO_FILE", f"{self.config.namespec}: stdin is full ({unread} bytes not yet read)")
 
     # -- the world --
 
@@ -266,11 +270,9 @@ class ProcessActor(HubSafeActor):
             status = 0
         child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
         self.ctx.pids.discard(pid)
-        if child.stdin_fd is not None:
-            try:
-                os.close(child.stdin_fd)
-            except OSError:
-                pass
+        if self.stdin is not None:  # what the child never read goes with it
+            self.stdin.close()
+            self.stdin = None
         return status
 
     def _environment(self) -> dict[str, str]:
@@ -291,14 +293,16 @@ class ProcessActor(HubSafeActor):
         ref = self.actor_ref
         pid = child.popen.pid
         loop = self.ctx.ioloop
+        if child.stdin_fd is not None:
+            self.stdin = Outlet(child.stdin_fd, STDIN_LIMIT, loop)
         for channel, fd in (("stdout", child.stdout_fd), ("stderr", child.stderr_fd)):
             if fd is None:
                 continue
             sink = self.sinks.get(channel)
             if channel == "stdout" and self.pool is not None:
                 loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
-                if child.stdin_fd is not None:  # the pool writes events itself, through its own copy
-                    self.pool.tell(ListenerStdin(self.config.name, os.dup(child.stdin_fd)))
+                if self.stdin is not None:  # the pool writes events itself, through our outlet
+                    self.pool.tell(ListenerStdin(self.config.name, self.stdin))
             else:
                 attach_pipe(loop, fd, sink, pid)
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))

@@ -28,6 +28,7 @@ from supervisord.actors.supervisor import SupervisorActor
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.logtargets import clear_auto_logs
+from supervisord.runtime import outlet
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
@@ -40,6 +41,7 @@ from supervisord.web.server import ListenError, Listeners, rebind_listeners, sta
 SHUTDOWN = "shutdown"
 RESTART = "restart"
 FIRST_WAVE_TIMEOUT = 5  # seconds the servers wait for the autostarts to fork before serving anyway
+STDIO_FLUSH_TIMEOUT = 1.0  # seconds a slow reader of our stdout gets, at exit, for the last log lines
 ROOT_WARNING = (
     "Supervisor is running as root.  Privileges were not dropped because no user is specified in the "
     "config file.  If you intend to run as root, you can set user=root in the config file to avoid this "
@@ -106,9 +108,8 @@ class Daemon:
     def _await_first_wave(self) -> None:
         """Serve only once the autostarts have forked (requests wait in the listen backlog meanwhile).
 
-        Bounded, and silent when the bound is hit: what delays the wave may be the log itself (a
-        foreground daemon whose stdout nobody reads blocks every thread that logs), and HTTP must come up
-        regardless.
+        Bounded, and silent when the bound is hit: whatever delays the wave (a slow disk under the log
+        files, say), HTTP must come up regardless.
         """
         assert self.supervisor is not None
         try:
@@ -236,6 +237,7 @@ def serve(
     if os.getpid() == 1:
         watch_orphans(ioloop, OrphanReaper(pids, logger))
     ioloop.start()
+    outlet.attach_stdio(ioloop)  # from here on, the loop drains what a slow stdout could not take
     try:
         write_pidfile(settings.pidfile)
     except OSError as exc:
@@ -272,6 +274,7 @@ def serve(
         remove_pidfile(settings.pidfile)
     logger.info("supervisord stopped")
     logging.shutdown()
+    outlet.flush_stdio(timeout=STDIO_FLUSH_TIMEOUT)
     return 0
 
 

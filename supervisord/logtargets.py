@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from supervisord.config.model import ProcessConfig
 from supervisord.rotation import shift_backups, write_all
+from supervisord.runtime.outlet import stdio
 
 if TYPE_CHECKING:
     from supervisord.syslog import SyslogTarget
@@ -135,13 +136,19 @@ class FileTarget:
 
 
 class FdTarget:
-    """The daemon's own stdout or stderr: written straight to the fd (no Python buffer to flush)."""
+    """The daemon's own stdout or stderr, through its shared outlet: never blocks the sink.
+
+    A copy to a stdout nobody reads is dropped whole once the outlet's queue is full, and counted (the
+    count reaches the main log once the reader catches up); a stdout that is gone takes nothing more.
+    """
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.outlet = stdio(fd)
 
     def write(self, data: bytes) -> None:
-        write_all(self.fd, data)
+        with contextlib.suppress(BrokenPipeError):
+            self.outlet.write(data)
 
     def reopen(self) -> None:
         pass

@@ -17,6 +17,7 @@ import time
 
 from supervisord.config.model import SupervisordConfig
 from supervisord.rotation import shift_backups, write_all
+from supervisord.runtime.outlet import stdio
 
 LOGGER_NAME = "supervisord"
 TRACE = 5
@@ -157,6 +158,32 @@ class RotatingLogHandler(logging.Handler):
         super().close()
 
 
+class OutletHandler(logging.Handler):
+    """The daemon's stdout or stderr: one non-blocking write per record, through the fd's shared outlet.
+
+    When nobody reads that stdout, records are dropped (and counted, and the count logged once it drains)
+    instead of blocking the thread that logs: the log file, if any, still gets every line. No handler lock:
+    formatting is thread-safe and the outlet serializes the writes, so a thread that logs never waits for
+    another one's write.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.outlet = stdio(fd)
+
+    def createLock(self) -> None:
+        self.lock = None  # type: ignore[assignment]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            data = (self.format(record) + "\n").encode("utf-8", "replace")
+        except Exception:
+            self.handleError(record)
+            return
+        with contextlib.suppress(BrokenPipeError):  # nobody will ever read it again
+            self.outlet.write(data)
+
+
 def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
 
@@ -181,9 +208,9 @@ def build_handlers(config: SupervisordConfig, *, to_stdout: bool) -> list[loggin
     handlers: list[logging.Handler] = []
     on_stdout = target in STDOUT_PATHS
     if on_stdout:
-        handlers.append(logging.StreamHandler(sys.stdout))
+        handlers.append(OutletHandler(1))
     elif target in STDERR_PATHS:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        handlers.append(OutletHandler(2))
     elif target.lower() == "syslog":
         handler = _syslog_handler()
         if handler is not None:
@@ -191,7 +218,7 @@ def build_handlers(config: SupervisordConfig, *, to_stdout: bool) -> list[loggin
     elif target and target.upper() not in ("NONE", "OFF") and target != "/dev/null":
         handlers.append(RotatingLogHandler(target, config.logfile_maxbytes, config.logfile_backups))
     if to_stdout and not on_stdout:  # never the same line twice on stdout
-        handlers.append(logging.StreamHandler(sys.stdout))
+        handlers.append(OutletHandler(1))
     return handlers
 
 

@@ -18,7 +18,7 @@ import gevent
 import gevent.event
 import pykka
 
-from supervisord.runtime.pooled import PooledActor, dispatcher
+from supervisord.runtime.pooled import PooledActor, blocking
 
 _hub_thread: int | None = None
 
@@ -75,7 +75,8 @@ class HubSafeFuture(pykka.ThreadingFuture[Any]):
                     watcher.close()
                 timeout = 0
         elif self._result is None:
-            dispatcher().release_next()  # a worker about to block must not sit on an actor it parked
+            with blocking():  # a worker about to wait must not sit on an actor it parked
+                return super().get(timeout=timeout)
         return super().get(timeout=timeout)
 
 

@@ -1,11 +1,13 @@
-"""One thread that watches every child's pidfd and pipes, and fires every timer.
+"""One thread that watches every child's pidfd and pipes, drains every outlet, and fires every timer.
 
 Nothing here blocks on a child or sleeps on a schedule: the thread sits in ``epoll_wait`` with a timeout equal
 to the next deadline, so a child's exit or output is noticed within a millisecond and an idle daemon uses no
 CPU. Callbacks run on this thread and must only hand work on (``actor_ref.tell``); they never wait.
 
 Rules kept here (architecture.md §2): each registered fd is owned and closed by this thread alone;
-registration from other threads goes through a queue and an eventfd wake-up.
+registration from other threads goes through a queue and an eventfd wake-up. Outlets (the write side,
+``supervisord.runtime.outlet``) register their fd only while something is queued, and close it through
+:meth:`IOLoop.close_writer`, so that a closed fd is never left in the epoll set.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class _Watch:
     on_close: Callable[[], None]  # pipes: EOF; pidfds: readable (the child exited)
     flow: Flow | None = None  # pipes with backpressure
     registered: bool = True  # False while paused by its flow
+    on_writable: Callable[[], bool] | None = None  # outlets: drain; False when nothing is left
 
 
 class IOLoop:
@@ -103,6 +106,7 @@ class IOLoop:
         self._timers: list[Timer] = []
         self._seq = itertools.count()
         self._running = False
+        self._stopped = False  # the thread has left its loop: writers are closed inline from then on
         self._thread: threading.Thread | None = None
 
     # -- public, any thread --
@@ -143,6 +147,24 @@ class IOLoop:
         """Own ``pidfd``: call ``on_exit`` once when the process has exited (it is not reaped here)."""
         self._call_soon(lambda: self._add(_Watch(pidfd, None, on_exit)))
 
+    def watch_writable(self, fd: int, on_writable: Callable[[], bool]) -> None:
+        """Call ``on_writable`` on this thread while ``fd`` is writable, until it returns False.
+
+        The fd stays its outlet's: it is forgotten (not closed) when the callback says it is done.
+        """
+        self._call_soon(lambda: self._add(_Watch(fd, None, _noop, on_writable=on_writable)))
+
+    def close_writer(self, fd: int, close: Callable[[], None]) -> None:
+        """Stop watching an outlet's ``fd`` (if it is watched) and then run ``close``, on this thread."""
+        with self._lock:
+            stopped = self._stopped
+            if not stopped:
+                self._pending.append(lambda: self._close_writer(fd, close))
+        if stopped:
+            close()  # the loop has stopped: nothing watches fd any more
+        else:
+            self._wake()
+
     def call_at(self, at: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` on this thread at monotonic time ``at``."""
         timer = Timer(at, next(self._seq), callback)
@@ -164,7 +186,8 @@ class IOLoop:
 
     def _add(self, watch: _Watch) -> None:
         self._watches[watch.fd] = watch
-        self._epoll.register(watch.fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
+        mask = select.EPOLLOUT if watch.on_writable is not None else select.EPOLLIN
+        self._epoll.register(watch.fd, mask | select.EPOLLHUP | select.EPOLLERR)
 
     def _drop(self, fd: int) -> _Watch | None:
         watch = self._watches.pop(fd, None)
@@ -174,8 +197,15 @@ class IOLoop:
                     self._epoll.unregister(fd)
                 except OSError:
                     pass
-            os.close(fd)
+            if watch.on_writable is None:  # an outlet's fd is closed by its owner, through close_writer
+                os.close(fd)
         return watch
+
+    def _close_writer(self, fd: int, close: Callable[[], None]) -> None:
+        watch = self._watches.get(fd)
+        if watch is not None and watch.on_writable is not None:
+            self._drop(fd)
+        close()
 
     def _pause(self, watch: _Watch) -> None:
         # Unregister rather than clear EPOLLIN: EPOLLHUP is reported even with no events asked for, so a
@@ -212,6 +242,9 @@ class IOLoop:
                 self._ready(fd, mask)
             self._run_pending()
             self._run_timers()
+        with self._lock:
+            self._stopped = True
+        self._run_pending()  # outlets closed meanwhile: their fds are forgotten and closed here
         for fd in list(self._watches):
             self._drop(fd)
 
@@ -231,6 +264,15 @@ class IOLoop:
     def _ready(self, fd: int, mask: int) -> None:
         watch = self._watches.get(fd)
         if watch is None:
+            return
+        if watch.on_writable is not None:  # an outlet (EPOLLERR/HUP too: its write then reports the error)
+            more = False
+            try:
+                more = watch.on_writable()
+            except Exception:
+                log.exception("io-loop writer failed")
+            if not more:
+                self._drop(fd)
             return
         if watch.on_data is None:  # a pidfd: readable means exited
             self._drop(fd)
@@ -266,3 +308,7 @@ class IOLoop:
             pass  # output or an exit arriving after its actor stopped: nothing left to tell
         except Exception:  # a callback's bug must never kill the loop
             log.exception("io-loop callback failed")
+
+
+def _noop() -> None:
+    pass

@@ -8,7 +8,9 @@ memory proportional to the work in flight rather than to the number of actors (t
 scheduler runs millions of processes on a handful of threads).
 
 Rules for actors on this runtime (the same as for thread actors, plus one): never ask yourself; ask other
-actors only with a timeout; and do not block for long inside a handler, since that holds a worker.
+actors only with a timeout; and do not block inside a handler, since that holds a worker. Writes whose
+reader may stall go through an outlet (``supervisord.runtime.outlet``); the few calls that must block
+(waiting on a future, writing a file) go inside ``with blocking():``.
 """
 
 from __future__ import annotations
@@ -38,10 +40,10 @@ class Dispatcher:
     "run next" slot and runs it itself as soon as the current turn ends, instead of waking another thread:
     a chain of hand-offs (process → supervisor → next process, bus → pool) then costs no futex wake-up and
     no GIL hand-over per hop (the idea of Go's ``runnext``). Anything else goes to the shared queue. The
-    slot is handed back to the queue (:meth:`release_next`) whenever the parked actor would otherwise wait:
-    when the current actor's turn goes on to another message, when a worker is about to block on a future,
-    and before the few writes that can block (a sink's destination, a child's stdin). So a parked actor
-    waits at most for the rest of one message, never on a thread that is stuck.
+    slot is handed back to the queue whenever the parked actor would otherwise wait: when the current
+    actor's turn goes on to another message (:meth:`release_next`), and on entry to :class:`blocking`,
+    the guard around every call that may block a worker (a future's ``get``, a file write). So a parked
+    actor waits at most for the rest of one message, never on a thread that is stuck.
     """
 
     def __init__(self, workers: int) -> None:
@@ -61,16 +63,36 @@ class Dispatcher:
         self._runnable.put(actor)
 
     def release_next(self) -> None:
-        """Hand this worker's parked actor to the shared queue (call before blocking on a worker)."""
+        """Hand this worker's parked actor to the shared queue (the turn goes on to another message)."""
         actor = getattr(self._local, "next", None)
-        if actor is not None:
+        if actor is not None and actor is not _HELD:
             self._local.next = None
             self._runnable.put(actor)
+
+    def enter_blocking(self) -> None:
+        """See :class:`blocking`: release the parked actor and park nothing until :meth:`leave_blocking`."""
+        local = self._local
+        if not getattr(local, "worker", False):
+            return
+        local.blocking += 1
+        actor = local.next
+        local.next = _HELD  # a tell made while blocked goes to the shared queue, never to this stuck worker
+        if actor is not None and actor is not _HELD:
+            self._runnable.put(actor)
+
+    def leave_blocking(self) -> None:
+        local = self._local
+        if not getattr(local, "worker", False):
+            return
+        local.blocking -= 1
+        if not local.blocking:
+            local.next = None
 
     def _work(self) -> None:
         local = self._local
         local.worker = True
         local.next = None
+        local.blocking = 0
         while True:
             actor: PooledActor | None = self._runnable.get()
             if actor is None:
@@ -78,6 +100,29 @@ class Dispatcher:
             while actor is not None:
                 actor._run_turn()
                 actor, local.next = local.next, None
+
+
+_HELD: Any = object()  # in a worker's run-next slot while it is inside ``blocking()``: park nothing
+
+
+class blocking:
+    """The one guard around a call that may block a worker (a future's ``get``, a file write).
+
+    On entry the worker's parked "run next" actor goes back to the shared queue, so it never waits on a
+    thread that is stuck; until the outermost exit, actors this worker makes runnable go to the shared queue
+    too. Nests; a no-op off the pool's workers (the hub, the I/O loop).
+    """
+
+    __slots__ = ("_dispatcher",)
+
+    def __init__(self) -> None:
+        self._dispatcher = dispatcher()
+
+    def __enter__(self) -> None:
+        self._dispatcher.enter_blocking()
+
+    def __exit__(self, *exc: object) -> None:
+        self._dispatcher.leave_blocking()
 
 
 _dispatcher_lock = threading.Lock()
