@@ -24,6 +24,7 @@ import gevent.event
 import gevent.queue
 
 from supervisord import events, faults
+from supervisord.actors.messages import GetSnapshot
 from supervisord.states import ProcessState
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 RING_SIZE = 2048  # messages a reconnecting client can catch up on; further behind gets a snapshot
 CLIENT_QUEUE = 1024  # messages queued for one client before it counts as too slow and is dropped
+BATCH = 512  # messages sent in one write at most
 KEEPALIVE = 15.0  # seconds of silence before a comment line (also how soon a hang-up is noticed)
 KINDS = ("PROCESS_STATE_", "PROCESS_GROUP_", "SUPERVISOR_STATE_")
 
@@ -39,11 +41,12 @@ KINDS = ("PROCESS_STATE_", "PROCESS_GROUP_", "SUPERVISOR_STATE_")
 class Message:
     id: int
     kind: str  # the SSE event name: state, group, supervisor, snapshot
-    data: dict[str, Any]
+    raw: bytes  # the encoded SSE event, made once for every client
 
-    def encode(self) -> bytes:
-        body = json.dumps(self.data, separators=(",", ":"))
-        return f"id: {self.id}\nevent: {self.kind}\ndata: {body}\n\n".encode()
+
+def message(id: int, kind: str, data: dict[str, Any]) -> Message:
+    body = json.dumps(data, separators=(",", ":"))
+    return Message(id, kind, f"id: {id}\nevent: {kind}\ndata: {body}\n\n".encode())
 
 
 class _Client:
@@ -73,6 +76,7 @@ class EventFeed:
         self.clients: set[_Client] = set()
         self.starts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.dropped = 0  # clients dropped for being too slow (tests and metrics)
+        self.refs: dict[tuple[str, str], Any] = {}  # process actors by (group, name)
         self._lock = threading.Lock()
         self._ready = gevent.event.Event()
         self._async = gevent.get_hub().loop.async_()
@@ -102,15 +106,29 @@ class EventFeed:
         while True:
             self._ready.wait()
             self._ready.clear()
-            while True:
-                with self._lock:
-                    if not self.incoming:
-                        break
-                    event = self.incoming.popleft()
-                try:
-                    self._emit(*self._message(event))
-                except Exception:  # one bad event must not stop the feed
-                    self.control.daemon.logger.exception("live feed: cannot relay %s", event.name)
+            with self._lock:
+                batch, self.incoming = list(self.incoming), collections.deque()
+            try:
+                self._relay(batch)
+            except Exception:  # a bad batch must not stop the feed
+                self.control.daemon.logger.exception("live feed: cannot relay %d events", len(batch))
+
+    def _relay(self, batch: list[events.Event]) -> None:
+        """Number and send a batch of events, each state change with its process's info.
+
+        The infos are asked of the process actors all at once, one ask per process however many of its
+        events the batch holds: each actor answers after the message that published the event, so the
+        info is never older than the event, and a burst of 1,000 changes costs one round of asks.
+        """
+        messages = [self._message(event) for event in batch]
+        wanted = {(d["group"], d["name"]) for kind, d in messages if kind == "state"}
+        infos = self._infos(wanted) if wanted else {}
+        for kind, data in messages:
+            if kind == "state":
+                data["info"] = infos.get((data["group"], data["name"]))
+            elif kind == "group":
+                self.refs = {}  # groups changed: find the actors afresh
+            self._emit(kind, data)
 
     def _message(self, event: events.Event) -> tuple[str, dict[str, Any]]:
         fields = parse_payload(event.payload)
@@ -126,26 +144,35 @@ class EventFeed:
                 "statename": statename,
                 "state": int(ProcessState[statename]),
                 "from_state": fields.get("from_state", ""),
-                "info": self._info(group, name),
+                "info": None,
             }
             return "state", data
         if event.name.startswith("PROCESS_GROUP_"):
             return "group", {"event": event.name, "group": fields.get("groupname", "")}
         return "supervisor", {"event": event.name}
 
-    def _info(self, group: str, name: str) -> dict[str, Any] | None:
-        try:
-            return self.control.process(f"{group}:{name}").info()
-        except faults.Fault:
-            return None
+    def _infos(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        if any(key not in self.refs for key in keys):
+            try:
+                self.refs = {(s.group, s.name): ref for s, ref in self.control.in_order()}
+            except faults.Fault:
+                return {}
+        posted = [(key, self.control.post(self.refs[key], GetSnapshot())) for key in keys if key in self.refs]
+        out = {}
+        for key, future in posted:
+            try:
+                out[key] = self.control.answer(future).info()
+            except faults.Fault:
+                self.refs.pop(key, None)
+        return out
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         self.last_id += 1
-        message = Message(self.last_id, kind, data)
-        self.ring.append(message)
+        encoded = message(self.last_id, kind, data)
+        self.ring.append(encoded)
         for client in list(self.clients):
             try:
-                client.queue.put_nowait(message)
+                client.queue.put_nowait(encoded)
             except gevent.queue.Full:
                 client.dropped = True
                 self.clients.discard(client)
@@ -155,20 +182,21 @@ class EventFeed:
         """Every process's info under the current id: what a client that missed too much starts from."""
         last = self.last_id
         infos = [snap.info() for snap in self.control.snapshots()]
-        return Message(last, "snapshot", {"processes": infos})
+        return message(last, "snapshot", {"processes": infos})
 
     # -- one SSE client --
 
     def stream(self, last_seen: int | None, gone: Any) -> Iterator[bytes]:
         """The SSE body: what the client missed (replayed, or a snapshot), then live messages.
 
-        ``gone()`` tells whether the client hung up (checked at each keep-alive).
+        Whatever is queued when the stream wakes up goes out in one write (a burst of changes is one
+        send per client, not one per change). ``gone()`` tells whether the client hung up (checked at
+        each keep-alive).
         """
         client = _Client()
         self.clients.add(client)
         try:
             yield b"retry: 1000\n\n"
-            sent = 0
             first = self.ring[0].id if self.ring else self.last_id + 1
             if last_seen is not None and first - 1 <= last_seen <= self.last_id:
                 backlog = [m for m in self.ring if m.id > last_seen]
@@ -177,19 +205,22 @@ class EventFeed:
                     backlog = [self.snapshot()]
                 except faults.Fault:
                     return  # the daemon is stopping
-            for message in backlog:
-                sent = max(sent, message.id)
-                yield message.encode()
+            sent = max((m.id for m in backlog), default=last_seen or 0)
+            if backlog:
+                yield b"".join(m.raw for m in backlog)
             while not client.dropped:
                 try:
-                    message = client.queue.get(timeout=KEEPALIVE)
+                    queued = [client.queue.get(timeout=KEEPALIVE)]
                 except gevent.queue.Empty:
                     if gone():
                         return
                     yield b": keep-alive\n\n"
                     continue
-                if message.id > sent:
-                    sent = message.id
-                    yield message.encode()
+                while not client.queue.empty() and len(queued) < BATCH:
+                    queued.append(client.queue.get_nowait())
+                fresh = [m for m in queued if m.id > sent]
+                if fresh:
+                    sent = fresh[-1].id
+                    yield b"".join(m.raw for m in fresh)
         finally:
             self.clients.discard(client)

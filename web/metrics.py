@@ -9,6 +9,7 @@ hub's thread pool; the daemon's own ``process_*`` come from prometheus-client's 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -25,30 +26,58 @@ UP_STATES = frozenset({ProcessState.STARTING, ProcessState.RUNNING, ProcessState
 
 
 class _Usage:
-    """psutil handles kept per pid, so each scrape reads two /proc files per process and nothing more."""
+    """CPU seconds and RSS per pid through psutil, with handles kept per pid.
+
+    Reading 1,000 processes costs two /proc files each (over 100 ms on a loaded machine), so a scrape does
+    not wait for it: it reads synchronously only the pids it has never read, and answers the others from
+    the previous reading while a fresh one runs on the hub's thread pool for the next scrape. The values
+    are therefore at most one scrape interval old; the process list itself is always current.
+    """
 
     def __init__(self) -> None:
         self.handles: dict[int, Any] = {}
+        self.values: dict[int, tuple[float, int]] = {}
+        self.lock = threading.Lock()  # reads run in pool threads; one at a time
+        self.refreshing: Any = None
 
     def read(self, pids: list[int]) -> dict[int, tuple[float, int]]:
         import psutil
 
         out: dict[int, tuple[float, int]] = {}
-        fresh: dict[int, Any] = {}
-        for pid in pids:
-            proc = self.handles.get(pid)
-            try:
-                if proc is None:
-                    proc = psutil.Process(pid)
-                with proc.oneshot():
-                    cpu = proc.cpu_times()
-                    rss = proc.memory_info().rss
-            except (psutil.Error, OSError):
-                continue
-            fresh[pid] = proc
-            out[pid] = (cpu.user + cpu.system + cpu.children_user + cpu.children_system, rss)
-        self.handles = fresh
+        with self.lock:
+            for pid in pids:
+                proc = self.handles.get(pid)
+                try:
+                    if proc is None:
+                        proc = self.handles[pid] = psutil.Process(pid)
+                    with proc.oneshot():
+                        cpu = proc.cpu_times()
+                        rss = proc.memory_info().rss
+                except (psutil.Error, OSError):
+                    self.handles.pop(pid, None)
+                    continue
+                out[pid] = (cpu.user + cpu.system + cpu.children_user + cpu.children_system, rss)
         return out
+
+    def current(self, control: Control, pids: list[int]) -> dict[int, tuple[float, int]]:
+        """Usage of ``pids``: new ones read now, known ones from the last reading (refreshed meanwhile)."""
+        import gevent
+
+        wanted = set(pids)
+        with self.lock:
+            for pid in [p for p in self.handles if p not in wanted]:
+                del self.handles[pid]
+        self.values = {pid: v for pid, v in self.values.items() if pid in wanted}
+        missing = [pid for pid in pids if pid not in self.values]
+        if missing:
+            self.values.update(control.offload(self.read, missing))
+        if self.refreshing is None or self.refreshing.ready():
+            self.refreshing = gevent.spawn(self._refresh, control, pids)
+        return self.values
+
+    def _refresh(self, control: Control, pids: list[int]) -> None:
+        fresh = control.offload(self.read, pids)
+        self.values = {pid: fresh.get(pid, v) for pid, v in self.values.items()} | fresh
 
 
 class SupervisordCollector:
@@ -85,7 +114,7 @@ class SupervisordCollector:
         )
         snaps: list[ProcessSnapshot] = self.control.snapshots()
         running = [s.pid for s in snaps if s.pid and s.state in UP_STATES]
-        usage = self.control.offload(self.usage.read, running) if running else {}
+        usage = self.usage.current(self.control, running)
         for snap in snaps:
             lv = [snap.name, snap.group]
             up.add_metric(lv, 1 if snap.state in UP_STATES else 0)
