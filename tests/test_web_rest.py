@@ -29,6 +29,11 @@ command = sleep 1000
 startsecs = 0
 autostart = false
 
+[program:slow]
+command = sleep 1000
+startsecs = 1
+autostart = false
+
 [group:pair]
 programs = one,two
 
@@ -158,9 +163,9 @@ def test_group_and_all(web: Any) -> None:
     rest.post("/program/stopAll")
     assert all(p["statename"] == "STOPPED" for p in server.supervisor.getAllProcessInfo())
     result = rest.post("/program/startAll").json()
-    assert result["success"] and len(result["results"]) == 5
+    assert result["success"] and len(result["results"]) == 6
     assert all(p["statename"] == "RUNNING" for p in server.supervisor.getAllProcessInfo())
-    rest.post("/program/stop/idle")
+    rest.post("/program/stopPrograms", json=["idle", "slow"])
 
 
 def test_signal(web: Any) -> None:
@@ -267,3 +272,25 @@ def test_rest_over_the_unix_socket(tmp_path: Path, daemon: Any) -> None:
 
     wait_for(lambda: sock.exists() and get("/program/info/cat")[0] == 200, what="the unix socket")
     assert get("/program/stop/cat", "POST") == (200, b'{"success":true}')
+
+
+def test_a_waiting_route_keeps_its_own_response(web: Any) -> None:
+    """While a start waits (startsecs = 1) other requests come and go on the same hub thread; the waiting
+    one still answers its own status, type and length (routes never touch Bottle's thread-locals)."""
+    import concurrent.futures
+
+    rest, _, _ = web
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        slow = pool.submit(rest.post, "/program/start/slow")
+        quick = [
+            pool.submit(rest.get, path)
+            for _ in range(40)
+            for path in ("/program/log/cat/stdout?length=3", "/program/info/nope", "/program/list")
+        ]
+        for future in quick:
+            resp = future.result()
+            assert len(resp.content) == int(resp.headers["Content-Length"])
+        resp = slow.result()
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == JSON
+    assert resp.content == b'{"success":true}' and resp.headers["Content-Length"] == "16"
+    rest.post("/program/stop/slow")
