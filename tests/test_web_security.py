@@ -81,6 +81,8 @@ def test_every_route_needs_credentials(secured: Any) -> None:
         resp = anon(method, _url(path, op), stream=True)
         assert resp.status_code == 401, (method, path)
         assert resp.headers["WWW-Authenticate"] == 'Basic realm="default"'
+        if path.startswith(("/program/", "/group/", "/supervisor/", "/api/")):
+            assert resp.json() == {"error": "credentials needed", "code": "UNAUTHORIZED"}
         resp.close()
         checked += 1
     assert checked >= 30

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from supervisord.daemon import Daemon
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+UNAUTHORIZED_HTML = b"<html><head><title>Unauthorized</title></head><body>Unauthorized</body></html>"
+UNAUTHORIZED_JSON = b'{"error":"credentials needed","code":"UNAUTHORIZED"}'
+JSON_PREFIXES = ("/program/", "/group/", "/supervisor/", "/api/")
 
 
 def password_matches(configured: str, given: str) -> bool:
@@ -49,12 +52,14 @@ class BasicAuth:
             environ.get("PATH_INFO") in self.open_paths and environ.get("REQUEST_METHOD") == "GET"
         ):
             return self.app(environ, start_response)
-        body = b"<html><head><title>Unauthorized</title></head><body>Unauthorized</body></html>"
+        body, content_type = UNAUTHORIZED_HTML, "text/html"
+        if environ.get("PATH_INFO", "").startswith(JSON_PREFIXES):  # the REST API answers in JSON
+            body, content_type = UNAUTHORIZED_JSON, "application/json; charset=utf-8"
         start_response(
             "401 Unauthorized",
             [
                 ("WWW-Authenticate", 'Basic realm="default"'),
-                ("Content-Type", "text/html"),
+                ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
                 ("Connection", "close"),
             ],
