@@ -189,3 +189,31 @@ def test_a_slow_sse_client_is_dropped_without_holding_up_others() -> None:
         assert sum(1 for _ in slow) >= 1
     finally:
         live_feed.close()
+
+
+def test_streams_end_when_the_daemon_restarts(live: Any) -> None:
+    """A restart (reload) ends every SSE stream at once; a reconnecting browser gets a snapshot of the new
+    run (its ids start again)."""
+    rest, server, _, port = live
+    stream = SSE(port, "/events")
+    try:
+        stream.next()  # the snapshot
+        assert server.supervisor.restart() is True
+        with pytest.raises(AssertionError, match="ended"):
+            stream.until(lambda e: False, timeout=10)
+    finally:
+        stream.close()
+    wait_for(lambda: _answers(rest), timeout=30, what="the daemon to come back")
+    wait_state(server, "sleeper", "RUNNING")
+    again = SSE(port, "/events?lastEventId=5")
+    try:
+        assert again.next()["event"] in ("snapshot", "group", "supervisor", "state")
+    finally:
+        again.close()
+
+
+def _answers(rest: Rest) -> bool:
+    try:
+        return rest.get("/supervisor/ping").status_code == 200
+    except OSError:
+        return False

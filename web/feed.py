@@ -49,6 +49,9 @@ def message(id: int, kind: str, data: dict[str, Any]) -> Message:
     return Message(id, kind, f"id: {id}\nevent: {kind}\ndata: {body}\n\n".encode())
 
 
+_WAKE = Message(-1, "", b"")  # queued to a stream that must end now (sent to nobody: its id is below any)
+
+
 class _Client:
     def __init__(self) -> None:
         self.queue: gevent.queue.Queue[Message] = gevent.queue.Queue(CLIENT_QUEUE)
@@ -99,7 +102,11 @@ class EventFeed:
         self._worker.kill(block=False)
         self._async.close()
         for client in list(self.clients):
-            client.dropped = True  # each stream notices at its next wake-up and ends
+            client.dropped = True
+            try:
+                client.queue.put_nowait(_WAKE)  # the stream wakes up, sees the flag and ends
+            except gevent.queue.Full:
+                pass  # it has plenty to send: it sees the flag after that
         self.clients.clear()
 
     def _run(self) -> None:
