@@ -37,7 +37,7 @@ from supervisord.actors.messages import (
     WriteStdin,
 )
 from supervisord.snapshot import ProcessSnapshot
-from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES, ProcessState
+from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES
 
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon
@@ -449,7 +449,3 @@ def _read_slice(path: str, offset: int | None, length: int) -> LogSlice:
         start = max(0, size - length) if offset is None else min(offset, size)
         fh.seek(start)
         return LogSlice(fh.read(length), start, size)
-
-
-def is_running(state: ProcessState) -> bool:
-    return state in RUNNING_STATES
