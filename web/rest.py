@@ -497,6 +497,7 @@ def openapi(routes: Routes) -> dict[str, Any]:
             if doc.get("destructive"):
                 op["x-destructive"] = True
             paths.setdefault(path, {})[method.lower()] = op
+    paths.update(_other_surfaces())
     return {
         "openapi": "3.1.0",
         "info": {"title": "supervisord-py", "version": SUPERVISOR_VERSION},
@@ -542,4 +543,56 @@ def openapi(routes: Routes) -> dict[str, Any]:
             },
         },
         "security": [{"basic": []}],
+    }
+
+
+def _other_surfaces() -> dict[str, Any]:
+    """The routes other middleware answers before these (XML-RPC, Supervisor's log streams)."""
+    text = {"text/plain": {}}
+    missing = {"description": "no such process or log"}
+    call = (
+        "<?xml version='1.0'?><methodCall><methodName>supervisor.getState</methodName>"
+        "<params></params></methodCall>"
+    )
+    return {
+        "/RPC2": {
+            "post": {
+                "summary": "Supervisor 4.3's XML-RPC API (supervisorctl speaks it)",
+                "operationId": "post_RPC2",
+                "parameters": [],
+                "requestBody": {"required": True, "content": {"text/xml": {"example": call}}},
+                "responses": {
+                    "200": {"description": "a methodResponse (or a fault)", "content": {"text/xml": {}}},
+                    "400": {"description": "not an XML-RPC call"},
+                    "401": {"description": "credentials needed"},
+                    "403": {"description": "cross-site request refused"},
+                },
+            }
+        },
+        "/logtail/{name}/{channel}": {
+            "get": {
+                "summary": "Follow a process log as plain text (supervisorctl tail -f)",
+                "operationId": "get_logtail_name_channel",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "channel",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["stdout", "stderr"]},
+                    },
+                ],
+                "responses": {"200": {"description": "OK", "content": text}, "404": missing},
+                "x-stream": True,
+            }
+        },
+        "/mainlogtail": {
+            "get": {
+                "summary": "Follow the daemon's own log (supervisorctl maintail -f)",
+                "operationId": "get_mainlogtail",
+                "parameters": [],
+                "responses": {"200": {"description": "OK", "content": text}, "404": missing},
+                "x-stream": True,
+            }
+        },
     }
