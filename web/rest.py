@@ -548,7 +548,7 @@ def openapi(routes: Routes) -> dict[str, Any]:
 
 def _other_surfaces() -> dict[str, Any]:
     """The routes other middleware answers before these (XML-RPC, Supervisor's log streams)."""
-    text = {"text/plain": {}}
+    text: dict[str, Any] = {"text/plain": {}}
     missing = {"description": "no such process or log"}
     call = (
         "<?xml version='1.0'?><methodCall><methodName>supervisor.getState</methodName>"
