@@ -179,6 +179,9 @@ def test_no_other_files_and_bad_input(secured: Any) -> None:
         resp = rest.get(path)
         assert resp.status_code in (404, 400), path
         assert b"root:" not in resp.content and b"import" not in resp.content
+    page = rest.get("/")
+    assert page.status_code == 200 and page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert rest("PATCH", "/program/list").status_code == 405
     resp = rest.post("/program/startPrograms", data=b"\xff\xfe", headers={"Content-Type": "application/json"})
     assert resp.status_code == 400 and resp.json()["code"] == "BAD_ARGUMENTS"

@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from supervisord.web.routing import Routes
 
 HERE = Path(__file__).parent
+# No framing by other sites (a framed GUI could be clicked into a shutdown), only our own script and style.
+PAGE_HEADERS = [
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+]
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
@@ -73,13 +83,19 @@ class Gui:
             version=SUPERVISOR_VERSION,
             assets=self.static["app.js"].etag.strip('"') + self.static["app.css"].etag.strip('"'),
         )
-        return Response(200, html.encode(), "text/html; charset=utf-8", [("Cache-Control", "no-store")])
+        return Response(
+            200, html.encode(), "text/html; charset=utf-8", [("Cache-Control", "no-store"), *PAGE_HEADERS]
+        )
 
     def file(self, req: Request) -> Response:
         static = self.static.get(req.args["file"])
         if static is None:
             return error_response(404, "no such file", "NO_FILE")
-        headers: list[tuple[str, str]] = [("ETag", static.etag), ("Cache-Control", "max-age=3600")]
+        headers = [
+            ("ETag", static.etag),
+            ("Cache-Control", "max-age=3600"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
         if req.headers.get("if-none-match") == static.etag:
             return Response(304, b"", static.content_type, headers)
         return Response(200, static.body, static.content_type, headers)
