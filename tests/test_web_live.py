@@ -84,6 +84,14 @@ def test_state_changes_arrive_with_ids_and_replay(live: Any) -> None:
         assert all(e["event"] != "snapshot" for e in seen)
     finally:
         replay.close()
+    # changes made while nobody listened are not replayed half-told: a snapshot covers them
+    rest.post("/program/restart/sleeper")
+    late = SSE(port, "/events", {"Last-Event-ID": running["id"]})
+    try:
+        snapshot = late.next()
+        assert snapshot["event"] == "snapshot" and int(snapshot["id"]) > int(running["id"])
+    finally:
+        late.close()
     # an id the daemon never gave (or one too old for the ring) gets a snapshot instead
     for bad in ("999999999", "garbage"):
         other = SSE(port, f"/events?lastEventId={bad}")
@@ -179,7 +187,7 @@ def test_a_slow_sse_client_is_dropped_without_holding_up_others() -> None:
         assert next(fast).startswith(b"retry")
         received = 0
         for i in range(feedmod.CLIENT_QUEUE + 10):
-            live_feed._emit("state", {"n": i})
+            live_feed._emit("supervisor", {"n": i})
             chunk = next(fast)
             assert chunk.startswith(f"id: {live_feed.last_id}\n".encode())
             received += 1

@@ -13,7 +13,6 @@ The feed also counts starts per process, for the metrics' restart counter.
 from __future__ import annotations
 
 import collections
-import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,11 +41,15 @@ class Message:
     id: int
     kind: str  # the SSE event name: state, group, supervisor, snapshot
     raw: bytes  # the encoded SSE event, made once for every client
+    complete: bool = True  # False: a state change relayed while nobody listened, without its info
 
 
 def message(id: int, kind: str, data: dict[str, Any]) -> Message:
+    import json  # here: the daemon loads json only once something is relayed
+
     body = json.dumps(data, separators=(",", ":"))
-    return Message(id, kind, f"id: {id}\nevent: {kind}\ndata: {body}\n\n".encode())
+    complete = kind != "state" or data.get("info") is not None
+    return Message(id, kind, f"id: {id}\nevent: {kind}\ndata: {body}\n\n".encode(), complete)
 
 
 _WAKE = Message(-1, "", b"")  # queued to a stream that must end now (sent to nobody: its id is below any)
@@ -128,7 +131,11 @@ class EventFeed:
         info is never older than the event, and a burst of 1,000 changes costs one round of asks.
         """
         messages = [self._message(event) for event in batch]
-        wanted = {(d["group"], d["name"]) for kind, d in messages if kind == "state"}
+        # Nobody listening: no asks (a start of 1,000 processes must not cost 1,000 more messages); a
+        # client that later wants these gets a snapshot instead (see stream).
+        wanted = (
+            {(d["group"], d["name"]) for kind, d in messages if kind == "state"} if self.clients else set()
+        )
         infos = self._infos(wanted) if wanted else {}
         for kind, data in messages:
             if kind == "state":
@@ -207,7 +214,11 @@ class EventFeed:
             first = self.ring[0].id if self.ring else self.last_id + 1
             if last_seen is not None and first - 1 <= last_seen <= self.last_id:
                 backlog = [m for m in self.ring if m.id > last_seen]
+                if not all(m.complete for m in backlog):
+                    backlog = []  # relayed while nobody listened: the snapshot below says it all
             else:
+                backlog = []
+            if not backlog and last_seen != self.last_id:
                 try:
                     backlog = [self.snapshot()]
                 except faults.Fault:
