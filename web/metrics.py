@@ -109,7 +109,7 @@ class SupervisordCollector:
         )
         restarts = CounterMetricFamily(
             "node_supervisord_restarts",
-            "Starts of the process after its first, since the daemon started",
+            "Starts of the process after its first, since the daemon (re)started",
             labels=labels,
         )
         snaps: list[ProcessSnapshot] = self.control.snapshots()
