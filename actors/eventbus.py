@@ -34,6 +34,16 @@ class Unsubscribe:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """Call ``callback(event)`` (in the bus's thread: it must only hand over) for every event published.
+
+    Watchers (the web's live feed) see events without taking part in Supervisor's serial numbering.
+    """
+
+    callback: Any
+
+
+@dataclass(frozen=True)
 class Deliver:
     """To a pool: an event it subscribed to, with its global serial."""
 
@@ -83,6 +93,7 @@ class EventBusActor(HubSafeActor):
         self.subscriptions: list[Subscribe] = []
         self.serial = -1
         self.published = 0  # every event offered, delivered or not (for metrics and tests)
+        self.watchers: list[Any] = []
         self.tick_timer: Timer | None = None
         self.tick_token = 0
         self.tick_slices: dict[int, int] = {}
@@ -100,6 +111,9 @@ class EventBusActor(HubSafeActor):
         if isinstance(message, Unsubscribe):
             self.subscriptions = [s for s in self.subscriptions if s.pool != message.pool]
             return None
+        if isinstance(message, Watch):
+            self.watchers.append(message.callback)
+            return None
         if isinstance(message, Flush):
             for pool in message.pools:
                 pool.tell(message)
@@ -115,6 +129,8 @@ class EventBusActor(HubSafeActor):
 
     def _publish(self, event: events.Event) -> None:
         self.published += 1
+        for watch in self.watchers:
+            watch(event)
         targets = [
             s.pool for s in self.subscriptions if any(eventtypes.matches(t, event.name) for t in s.types)
         ]

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from supervisord.daemon import Daemon
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+UNAUTHORIZED_HTML = b"<html><head><title>Unauthorized</title></head><body>Unauthorized</body></html>"
+UNAUTHORIZED_JSON = b'{"error":"credentials needed","code":"UNAUTHORIZED"}'
+JSON_PREFIXES = ("/program/", "/group/", "/supervisor/", "/api/")
 
 
 def password_matches(configured: str, given: str) -> bool:
@@ -25,10 +28,13 @@ def password_matches(configured: str, given: str) -> bool:
 class BasicAuth:
     """WSGI middleware: every route (RPC, logtail, GUI, static, 404s) needs the credentials."""
 
-    def __init__(self, app: WSGIApp, username: str, password: str) -> None:
+    def __init__(
+        self, app: WSGIApp, username: str, password: str, open_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.username = username
         self.password = password
+        self.open_paths = open_paths  # GETs answered without credentials (``metrics_auth = false``)
 
     def _authorized(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
@@ -42,14 +48,18 @@ class BasicAuth:
         return password_matches(self.password, password) and user_ok
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self._authorized(environ.get("HTTP_AUTHORIZATION", "")):
+        if self._authorized(environ.get("HTTP_AUTHORIZATION", "")) or (
+            environ.get("PATH_INFO") in self.open_paths and environ.get("REQUEST_METHOD") == "GET"
+        ):
             return self.app(environ, start_response)
-        body = b"<html><head><title>Unauthorized</title></head><body>Unauthorized</body></html>"
+        body, content_type = UNAUTHORIZED_HTML, "text/html"
+        if environ.get("PATH_INFO", "").startswith(JSON_PREFIXES):  # the REST API answers in JSON
+            body, content_type = UNAUTHORIZED_JSON, "application/json; charset=utf-8"
         start_response(
             "401 Unauthorized",
             [
                 ("WWW-Authenticate", 'Basic realm="default"'),
-                ("Content-Type", "text/html"),
+                ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
                 ("Connection", "close"),
             ],
@@ -78,9 +88,11 @@ class LazyApp:
 
 def build_app(daemon: Daemon) -> WSGIApp:
     """Assemble every HTTP surface into one WSGI app (auth is added per listener, see for_listener)."""
-    from supervisord.web import logtail, xmlrpc
+    from supervisord.web import logtail, surfaces, xmlrpc
+    from supervisord.web.crosssite import CrossSiteGuard
 
     dispatcher = xmlrpc.install(daemon)
+    live = surfaces.Live(daemon)  # from now on: the live feed counts and keeps every state event
 
     def bottle_app() -> WSGIApp:
         import bottle
@@ -88,10 +100,11 @@ def build_app(daemon: Daemon) -> WSGIApp:
         app = bottle.Bottle(catchall=True, autojson=True)
         # Surfaces register their routes here (xmlrpc's slow path; rest, gui, metrics).
         xmlrpc.add_routes(app, dispatcher, daemon)
-        wsgi: WSGIApp = app
+        wsgi: WSGIApp = live.mount(app)  # REST, SSE, metrics and the GUI answer before Bottle
         return wsgi
 
-    wsgi: WSGIApp = logtail.LogTail(xmlrpc.RPCFront(LazyApp(bottle_app), dispatcher, daemon), daemon)
+    front = logtail.LogTail(xmlrpc.RPCFront(LazyApp(bottle_app), dispatcher, daemon), daemon)
+    wsgi: WSGIApp = CrossSiteGuard(front)
     for name in ("inet_http_server", "unix_http_server"):
         section = getattr(daemon.config, name)
         if section is not None and not section.username:
@@ -102,5 +115,6 @@ def build_app(daemon: Daemon) -> WSGIApp:
 def for_listener(app: WSGIApp, section: Any) -> WSGIApp:
     """The app as one listener serves it: each server section has its own credentials, as in Supervisor."""
     if section is not None and section.username:
-        return BasicAuth(app, section.username, section.password or "")
+        open_paths = frozenset() if getattr(section, "metrics_auth", True) else frozenset({"/metrics"})
+        return BasicAuth(app, section.username, section.password or "", open_paths)
     return app

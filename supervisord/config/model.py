@@ -162,6 +162,7 @@ class InetHttpServerConfig:
     port: int
     username: str | None = None
     password: str | None = None  # plain text or "{SHA}" + hex sha1
+    metrics_auth: bool = True  # False: GET /metrics answers without credentials (for scrapers)
 
 
 @dataclass(frozen=True)

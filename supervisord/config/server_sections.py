@@ -45,7 +45,8 @@ SUPERVISORD_KEYS = frozenset(
     }
 )
 UNIX_HTTP_KEYS = frozenset({"file", "chmod", "chown", "username", "password"})
-INET_HTTP_KEYS = frozenset({"port", "username", "password", "nodename", "remotes"})  # last two: Go GUI
+# nodename, remotes: the Go GUI's; metrics_auth = false opens GET /metrics to scrapers
+INET_HTTP_KEYS = frozenset({"port", "username", "password", "nodename", "remotes", "metrics_auth"})
 CTL_KEYS = frozenset({"serverurl", "username", "password", "prompt", "history_file"})
 _NO_PAIRS: tuple[tuple[str, str], ...] = ()
 _AUTH_ERROR = (
@@ -130,7 +131,10 @@ def inet_http_server_section(ctx: LoadContext, doc: IniDocument) -> InetHttpServ
         raise r.error("section [inet_http_server] has no port value (expected port = host:port)", "port")
     host, port = r.parse("port", v.parse_inet_port, names, ("", 0))
     username, password = _auth(r, names)
-    return InetHttpServerConfig(host=host, port=port, username=username, password=password)
+    metrics_auth = r.parse("metrics_auth", v.parse_bool, names, True)
+    return InetHttpServerConfig(
+        host=host, port=port, username=username, password=password, metrics_auth=metrics_auth
+    )
 
 
 def supervisorctl_section(ctx: LoadContext, doc: IniDocument) -> CtlConfig:

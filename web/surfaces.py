@@ -1,0 +1,52 @@
+"""The surfaces over the control service (REST, SSE, metrics, the GUI), mounted in front of the Bottle app.
+
+:class:`Live` is made when the app is built, before the supervisor actor exists, so the feed sees every state
+event from the first one (restart counts, the SSE ring); the routes themselves, and Bottle's router they
+use, are set up on the first request that needs them (see :class:`~supervisord.web.app.LazyApp`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from supervisord.actors.eventbus import Watch
+from supervisord.control import Control
+from supervisord.web.feed import EventFeed
+
+if TYPE_CHECKING:
+    from supervisord.daemon import Daemon
+
+# Paths these surfaces own: an unknown route under them is a JSON 404, not Bottle's HTML one.
+PREFIXES = ("/program", "/group", "/supervisor", "/api", "/events", "/metrics", "/static")
+
+
+class Live:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.control = Control(daemon)
+        self.feed = EventFeed(self.control)
+        bus = daemon.ctx.extra.get("eventbus") if daemon.ctx is not None else None
+        if bus is not None:
+            bus.tell(Watch(self.feed.offer))
+        stop_event = daemon.stop_event
+
+        def close_when_stopping() -> None:
+            stop_event.wait()
+            self.feed.close()
+
+        gevent.spawn(close_when_stopping)
+
+    def mount(self, fallback: Any) -> Any:
+        from supervisord.web.gui import Gui
+        from supervisord.web.metrics import Metrics
+        from supervisord.web.rest import TEXT_TYPE, RestAPI
+        from supervisord.web.routing import RoutedApp, Routes
+
+        routes = Routes()
+        RestAPI(self.control, self.feed).routes(routes)
+        metrics = Metrics(self.control, self.feed)
+        routes.add("GET", "/metrics", metrics.handle, summary="Prometheus metrics", ok_type=TEXT_TYPE)
+        Gui(self.control, self.feed).routes(routes)
+        return RoutedApp(routes, fallback, PREFIXES, self.daemon.logger)
