@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _socket
 import importlib
+import importlib.metadata
 import inspect
 import socket
 from collections.abc import Callable
@@ -21,8 +22,10 @@ import pytest
 
 
 def _lib(name: str) -> str:
-    module = importlib.import_module(name)
-    return f"{name} {getattr(module, '__version__', '?')}"
+    try:
+        return f"{name} {importlib.metadata.version(name)}"
+    except importlib.metadata.PackageNotFoundError:
+        return name
 
 
 def _resolve(dotted: str) -> Any:
