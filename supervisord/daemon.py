@@ -1,8 +1,8 @@
 """The daemon's main program: start the runtime, serve until a signal, stop everything in order.
 
-Threads (architecture.md §8): the main thread runs the gevent hub (signals, and the HTTP servers once they
-exist); every actor is an OS thread; one I/O thread watches pidfds, pipes and timers. The hub never blocks
-on an OS primitive: it waits on hub-safe futures only.
+Threads (docs/architecture.md): the main thread runs the gevent hub (signals, and the HTTP servers once they
+exist); the actors share a small pool of worker threads (supervisord/runtime/pooled.py); one I/O thread
+watches pidfds, pipes and timers. The hub never blocks on an OS primitive: it waits on hub-safe futures only.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """supervisord's own log, in Supervisor's format: ``2026-11-25 20:21:16,123 INFO spawned: 'x' with pid 7``.
 
-Built on the stdlib ``logging`` package (thread-safe: every actor thread logs) with Supervisor's level
+Built on the stdlib ``logging`` package (thread-safe: actors log from any worker) with Supervisor's level
 names, including its TRAC and BLAT levels below DEBUG. The file handler is our own rather than
 ``RotatingFileHandler`` because Supervisor's rotation differs in two visible ways: it rotates *after* the
 write that reaches ``maxbytes``, and ``backups=0`` truncates the file (the stdlib handler would then never

@@ -7,22 +7,42 @@
 
 from __future__ import annotations
 
+import fcntl
+import http.client
 import os
 import signal
+import struct
 import subprocess
+import termios
 import textwrap
 import threading
-import time
 import xmlrpc.client
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import Daemon, wait_for
 from rpcutil import free_port, inet_section
 
+HANG = 10.0  # seconds: a call that takes this long is stuck, not slow (how fast calls are: scripts/bench runtime)
+
+
+class _Transport(xmlrpc.client.Transport):
+    """An XML-RPC client that gives up after HANG seconds instead of waiting for ever."""
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        conn = super().make_connection(host)
+        conn.timeout = HANG
+        return conn
+
 
 def _proxy(port: int) -> xmlrpc.client.ServerProxy:
-    return xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+    return xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2", transport=_Transport())
+
+
+def _pipe_bytes(fd: int) -> int:
+    """Bytes written into a pipe and not read yet."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
 
 
 def test_http_stays_responsive_while_an_actor_is_blocked(tmp_path: Path) -> None:
@@ -58,16 +78,14 @@ def test_http_stays_responsive_while_an_actor_is_blocked(tmp_path: Path) -> None
     try:
         rpc = _proxy(port)
         wait_for(lambda: _try(rpc.supervisor.getPID) == proc.pid, what="the RPC interface")
-        time.sleep(0.5)  # let the flood fill the 64 KiB pipe so the sink is now blocked in write()
-        worst = 0.0
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            began = time.perf_counter()
-            rpc.supervisor.getPID()
-            names = {p["name"] for p in rpc.supervisor.getAllProcessInfo()}
-            worst = max(worst, time.perf_counter() - began)
-        assert names == {"flood", "quiet"}
-        assert worst < 0.25, f"an RPC round trip took {worst:.3f}s while a sink was blocked"
+        assert proc.stdout is not None
+        # the flood fills the unread 64 KiB pipe: from then on the sink cannot write to it
+        wait_for(
+            lambda: _pipe_bytes(proc.stdout.fileno()) >= 48 * 1024, what="the daemon's stdout pipe to fill"
+        )
+        for _ in range(50):  # each call fails the test if it hangs (HANG), however slow the machine
+            assert rpc.supervisor.getPID() == proc.pid
+            assert {p["name"] for p in rpc.supervisor.getAllProcessInfo()} == {"flood", "quiet"}
     finally:
         drain = threading.Thread(target=lambda: proc.stdout.read() if proc.stdout else None, daemon=True)
         drain.start()
@@ -99,14 +117,12 @@ def test_stop_right_after_start_is_prompt(daemon, startsecs: int) -> None:
         """
         )
     )
-    rpc = _proxy(port)
-    for _ in range(5):
+    rpc = _proxy(port)  # gives up after HANG (10 s) < stopwaitsecs (30 s): a lost stop fails the test
+    for n in range(1, 6):
         assert rpc.supervisor.startProcess("p", False) is True
-        began = time.perf_counter()
         assert rpc.supervisor.stopProcess("p", True) is True
-        took = time.perf_counter() - began
-        assert took < 0.1 + 0.05, f"stop took {took:.3f}s"
         assert rpc.supervisor.getProcessInfo("p")["statename"] == "STOPPED"
+        assert d.count(r"stopped: p \(terminated by SIGTERM\)") == n
     assert d.stop() == 0
 
 
@@ -125,9 +141,7 @@ def test_stop_from_backoff_is_immediate(daemon) -> None:
     )
     rpc = _proxy(port)
     wait_for(lambda: rpc.supervisor.getProcessInfo("flap")["statename"] == "BACKOFF", what="BACKOFF")
-    began = time.perf_counter()
-    rpc.supervisor.stopProcess("flap")
-    assert time.perf_counter() - began < 0.1
+    assert rpc.supervisor.stopProcess("flap") is True  # no child to signal: it does not wait for the retry
     assert rpc.supervisor.getProcessInfo("flap")["statename"] == "STOPPED"
     assert d.stop() == 0
 

@@ -1,10 +1,10 @@
 """Futures that a gevent hub can wait on without blocking the whole event loop.
 
-Actors are real OS threads (``pykka.ThreadingActor``); HTTP runs in the gevent hub on the main thread, with
-no monkey-patching. A plain ``ThreadingFuture.get()`` called from a greenlet would block the hub (every
-request stalls while one actor is busy). :class:`HubSafeFuture` detects a ``get()`` on the hub thread and
-parks only the calling greenlet, woken through a ref'd ``loop.async_()`` watcher, which is the one
-thread-safe way into libev that keeps working when no server is running (see
+Actors run on a pool of real OS threads (supervisord/runtime/pooled.py); HTTP runs in the gevent hub on the
+main thread, with no monkey-patching. A plain ``ThreadingFuture.get()`` called from a greenlet would block
+the hub (every request stalls while one actor is busy). :class:`HubSafeFuture` detects a ``get()`` on the
+hub thread and parks only the calling greenlet, woken through a ref'd ``loop.async_()`` watcher, which is
+the one thread-safe way into libev that keeps working when no server is running (see
 ../shared/reference/architecture.md §1.4 and §0.6).
 """
 

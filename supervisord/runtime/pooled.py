@@ -62,6 +62,10 @@ class Dispatcher:
             return
         self._runnable.put(actor)
 
+    def requeue(self, actor: PooledActor) -> None:
+        """Put an actor that has used up its turn behind the others (never in the run-next slot)."""
+        self._runnable.put(actor)
+
     def release_next(self) -> None:
         """Hand this worker's parked actor to the shared queue (the turn goes on to another message)."""
         actor = getattr(self._local, "next", None)
@@ -97,9 +101,14 @@ class Dispatcher:
             actor: PooledActor | None = self._runnable.get()
             if actor is None:
                 return
+            hops = 0
             while actor is not None:
                 actor._run_turn()
                 actor, local.next = local.next, None
+                hops += 1
+                if actor is not None and hops >= BATCH:  # a chain of hand-offs yields like a long turn
+                    self._runnable.put(actor)
+                    actor = None
 
 
 _HELD: Any = object()  # in a worker's run-next slot while it is inside ``blocking()``: park nothing
@@ -155,11 +164,15 @@ class _Inbox:
             collections.deque() if owner.urgent else None
         )
         self.scheduled = True  # until the actor has started, puts only queue
+        self.closed = False  # set once the stopped actor's inbox has been drained
         self.owner = owner
 
     def put(self, envelope: Envelope[Any], block: bool = True, timeout: float | None = None) -> None:
         urgent = self.urgent_messages is not None and isinstance(envelope.message, self.owner.urgent)
         with self.lock:
+            if self.closed:  # the sender saw the actor alive just before it stopped: refuse, never lose
+                _refuse(envelope, self.owner)
+                return
             if urgent:
                 self.urgent_messages.append(envelope)  # type: ignore[union-attr]
             else:
@@ -225,7 +238,7 @@ class PooledActor(pykka.Actor):
         if self.actor_stopped.is_set():
             self._actor_loop_teardown()
             return
-        dispatcher().submit(self)
+        dispatcher().requeue(self)
 
     def _handle_envelope(self, envelope: Envelope[Any]) -> None:
         """One message, with pykka's semantics: replies, exceptions to askers, failures stop the actor."""
@@ -251,12 +264,18 @@ class PooledActor(pykka.Actor):
         while True:
             with inbox.lock:
                 envelope = inbox.pop()
-            if envelope is None:
-                return
-            if envelope.reply_to is None:
-                continue
-            if isinstance(envelope.message, _ActorStop):
-                envelope.reply_to.set(None)
-            else:
-                dead = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
-                envelope.reply_to.set_exception(exc_info=(pykka.ActorDeadError, dead, None))
+                if envelope is None:
+                    inbox.closed = True
+                    return
+            _refuse(envelope, self)
+
+
+def _refuse(envelope: Envelope[Any], actor: PooledActor) -> None:
+    """Answer an ask the stopped ``actor`` will never handle (pykka's semantics); drop a tell."""
+    if envelope.reply_to is None:
+        return
+    if isinstance(envelope.message, _ActorStop):
+        envelope.reply_to.set(None)
+    else:
+        dead = pykka.ActorDeadError(f"{actor.actor_ref} stopped before handling the message")
+        envelope.reply_to.set_exception(exc_info=(pykka.ActorDeadError, dead, None))
