@@ -55,6 +55,18 @@ class Resume:
 
 
 @dataclass(frozen=True)
+class WatchFired:
+    """From a watcher actor: something the program depends on changed, after the burst settled.
+
+    ``kind`` is "binary" or "file" (which ``restart_*_when_<kind>_changed`` keys apply); ``cause`` is the
+    human reason, e.g. "binary /srv/app/web changed". The process actor decides what to do.
+    """
+
+    kind: str
+    cause: str
+
+
+@dataclass(frozen=True)
 class ChildExited:
     """From the I/O loop: the child's pidfd became readable."""
 

@@ -16,6 +16,7 @@ from typing import Any
 import pykka
 
 from supervisord import events
+from supervisord.actors import watcher
 from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
 from supervisord.actors.messages import (
     ChildExited,
@@ -34,6 +35,7 @@ from supervisord.actors.messages import (
     Start,
     Stop,
     TimerFired,
+    WatchFired,
     WriteStdin,
 )
 from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
@@ -95,6 +97,8 @@ class ProcessActor(HubSafeActor):
         self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
         self.restart_when_stopped = False
         self.logfiles = {"stdout": "", "stderr": ""}
+        self.watchers: list[Any] = []  # watcher actors (restart_when_binary_changed, ...), for our lifetime
+        self.watch_note = ""  # the last watch action and its cause, shown in the description
 
     # -- lifecycle --
 
@@ -113,6 +117,7 @@ class ProcessActor(HubSafeActor):
                     (auto or "") if primary.kind is LogKind.AUTO else (primary.path or "")
                 )
             self.sinks[channel] = LogSinkActor.start(self.config, channel, self.ctx, auto)
+        self.watchers = watcher.start_watchers(self.config, self.ctx, self.actor_ref)
         self._publish()
 
     def on_stop(self) -> None:
@@ -123,6 +128,8 @@ class ProcessActor(HubSafeActor):
             self._reap()
         for sink in self.sinks.values():
             sink.stop(block=False)
+        for ref in self.watchers:
+            ref.stop(block=False)
 
     def on_failure(self, *args: object) -> None:
         self.on_stop()
@@ -158,7 +165,33 @@ class ProcessActor(HubSafeActor):
                 sink.tell(message)
         elif isinstance(message, ClearLogs):
             return self._clear_logs()
+        elif isinstance(message, WatchFired):
+            self._on_watch(message)
         return None
+
+    def _on_watch(self, fired: WatchFired) -> None:
+        """A watched binary or file changed: act on a live child only; a restart is an ordinary one."""
+        name = self.config.namespec
+        state = self.machine.state
+        live = state in (ProcessState.RUNNING, ProcessState.STARTING) and not self.machine.shutting_down
+        if self.child is None or not live:
+            self.ctx.logger.info("%s: not acting on %s (%s)", fired.cause, name, state.name)
+            return
+        action = watcher.choose_action(self.config.watch, fired.kind)
+        self.ctx.logger.info("%s: %s", action.doing(name), fired.cause)
+        pid = self.child.popen.pid
+        if action.command:
+            watcher.run_command(action.command, self.config, self._environment(), self.ctx)
+        elif action.signals:
+            for signum in action.signals:
+                self._request_signal(signum)
+        else:
+            self._restart()
+        self.watch_note = f"{action.done()} at {time.strftime('%H:%M:%S')}: {fired.cause}"
+        bus = self.ctx.extra.get("eventbus")
+        if bus is not None:
+            bus.tell(events.watch_process(self.config.name, self.config.group, pid, action.kind, fired.cause))
+        self._publish()
 
     def _clear_logs(self) -> Outcome:
         """Empty our log files; the sinks reopen so their size counters (rotation) start again at 0."""
@@ -423,6 +456,7 @@ class ProcessActor(HubSafeActor):
             group_priority=self.group_priority,
             priority=self.config.priority,
             serial=self.serial,
+            note=self.watch_note,
         )
 
     def _publish(self) -> None:

@@ -25,6 +25,7 @@ from supervisord.actors.eventbus import EventBusActor
 from supervisord.actors.logsink import Reopen
 from supervisord.actors.messages import AutostartForked, BeginShutdown, Broadcast
 from supervisord.actors.supervisor import SupervisorActor
+from supervisord.actors.watcher import close_watch_service
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.logtargets import clear_auto_logs
@@ -142,6 +143,10 @@ class Daemon:
             self.supervisor = SupervisorActor.start(self.config, ctx)
             self._await_first_wave()
             stoppers.append(start_http_servers(self, self.listeners, app))
+            if self.config.supervisord.config_watch:
+                from supervisord.configwatch import ConfigWatch
+
+                stoppers.append(ConfigWatch(self).stop)
             if self.on_ready is not None:
                 self.on_ready()
                 self.on_ready = None
@@ -158,6 +163,7 @@ class Daemon:
                 except Exception:
                     self.logger.exception("error stopping a service")
             pykka.ActorRegistry.stop_all(block=True, timeout=10)
+            close_watch_service(ctx)
         return self.mood
 
 

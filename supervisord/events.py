@@ -75,6 +75,17 @@ def process_group(added: bool, group: str) -> Event:
     return Event("PROCESS_GROUP_" + ("ADDED" if added else "REMOVED"), f"groupname:{group}\n")
 
 
+def watch_process(name: str, group: str, pid: int, action: str, cause: str) -> Event:
+    """WATCH_PROCESS: a watched binary or file changed and ``action`` (restart, signal, command) was taken."""
+    return Event("WATCH_PROCESS", f"processname:{name} groupname:{group} pid:{pid} action:{action}\n{cause}")
+
+
+def watch_config(action: str, cause: str, added: list[str], changed: list[str], removed: list[str]) -> Event:
+    """WATCH_CONFIG: config_watch applied an edit (``update``) or refused a broken one (``rejected``)."""
+    lists = f"added:{','.join(added)} changed:{','.join(changed)} removed:{','.join(removed)}"
+    return Event("WATCH_CONFIG", f"action:{action} {lists}\n{cause}")
+
+
 def envelope(event: Event, *, identifier: str, serial: int, pool: str, poolserial: int) -> bytes:
     """The protocol 3.0 header line plus payload; ``len`` counts characters, as Supervisor does."""
     header = (

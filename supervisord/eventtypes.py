@@ -31,6 +31,10 @@ PARENTS: dict[str, str | None] = {
     "PROCESS_GROUP": "EVENT",
     "PROCESS_GROUP_ADDED": "PROCESS_GROUP",
     "PROCESS_GROUP_REMOVED": "PROCESS_GROUP",
+    # Ours (not in Supervisor): a file watch acted (README "Restart on change").
+    "WATCH": "EVENT",
+    "WATCH_PROCESS": "WATCH",
+    "WATCH_CONFIG": "WATCH",
 }
 
 ALL_EVENT_TYPES: tuple[str, ...] = tuple(PARENTS)

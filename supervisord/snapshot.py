@@ -30,12 +30,20 @@ class ProcessSnapshot:
     group_priority: int
     priority: int
     serial: int  # increases with every change of this process (ordering of concurrent updates)
+    note: str = ""  # the last file-watch action and its cause (appended to the description)
 
     @property
     def namespec(self) -> str:
         return self.name if self.name == self.group else f"{self.group}:{self.name}"
 
     def description(self, now: float) -> str:
+        """Supervisor's ``description`` text, plus the last file-watch action when there was one."""
+        text = self._state_description(now)
+        if self.note:
+            return f"{text}; {self.note}" if text else self.note
+        return text
+
+    def _state_description(self, now: float) -> str:
         """Supervisor's ``description`` text for this state (§1.5 of python-supervisor.md)."""
         state = self.state
         if state is ProcessState.RUNNING:

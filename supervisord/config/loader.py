@@ -85,7 +85,7 @@ def load_config(path: str, *, environ: Mapping[str, str] | None = None, cwd: str
     main = os.path.normpath(os.path.join(base, os.path.expanduser(path)))
     ctx = LoadContext(main, env, base)
     doc = read_ini(ctx.path)
-    included = _merge_includes(ctx, doc)
+    included, patterns = _merge_includes(ctx, doc)
     _check_sections(ctx, doc)
     section = doc.get("supervisord")
     if section is None:
@@ -103,15 +103,19 @@ def load_config(path: str, *, environ: Mapping[str, str] | None = None, cwd: str
         unix_http_server=unix_http_server_section(ctx, doc),
         supervisorctl=supervisorctl_section(ctx, doc),
         included_files=included,
+        include_patterns=patterns,
         warnings=tuple(dict.fromkeys(ctx.warnings)),
     )
 
 
-def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[str, ...]:
-    """Read ``[include] files`` globs (relative to the main file) and merge those files into ``doc``."""
+def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Read ``[include] files`` globs (relative to the main file) and merge those files into ``doc``.
+
+    Returns the included files and the absolute globs they came from.
+    """
     section = doc.get("include")
     if section is None:
-        return ()
+        return (), ()
     reader = SectionReader(section)
     ctx.warn_unknown_keys(reader, INCLUDE_KEYS)
     text = reader.expanded("files", ctx.node_names())
@@ -121,8 +125,10 @@ def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[str, ...]:
         )
     base_dir = reader.here("files")
     included: list[str] = []
+    patterns: list[str] = []
     for pattern in text.split():
         full = os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
+        patterns.append(full)
         matches = sorted(match for match in glob.glob(full) if os.path.isfile(match))
         if not matches:
             ctx.warnings.append(reader.warning("files", f'No file matches via include "{pattern}"'))
@@ -138,7 +144,7 @@ def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[str, ...]:
                 )
                 continue
             doc.merge_section(sub)
-    return tuple(included)
+    return tuple(included), tuple(patterns)
 
 
 def _check_sections(ctx: LoadContext, doc: IniDocument) -> None:

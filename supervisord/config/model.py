@@ -206,6 +206,10 @@ class SupervisordConfig:
     strip_ansi: bool = False
     identifier: str = "supervisor"
     environment: tuple[tuple[str, str], ...] = ()
+    config_watch: bool = False  # reread + update when a loaded config file changes
+    watch_debounce: float = 1.0  # seconds a burst of file changes must settle before one action
+    watch_polling: bool = False  # poll instead of inotify (network file systems)
+    watch_poll_interval: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,7 @@ class Config:
     unix_http_server: UnixHttpServerConfig | None = None
     supervisorctl: CtlConfig = field(default_factory=CtlConfig)
     included_files: tuple[str, ...] = ()
+    include_patterns: tuple[str, ...] = ()  # [include] files globs, absolute (config_watch sees new files)
     warnings: tuple[str, ...] = ()  # unknown keys and other non-fatal findings, already worded
 
     def group(self, name: str) -> GroupConfig | None:

@@ -42,6 +42,10 @@ SUPERVISORD_KEYS = frozenset(
         "strip_ansi",
         "identifier",
         "environment",
+        "config_watch",
+        "watch_debounce",
+        "watch_polling",
+        "watch_poll_interval",
     }
 )
 UNIX_HTTP_KEYS = frozenset({"file", "chmod", "chown", "username", "password"})
@@ -94,7 +98,18 @@ def supervisord_section(ctx: LoadContext, r: SectionReader) -> SupervisordConfig
         strip_ansi=r.parse("strip_ansi", v.parse_bool, names, False),
         identifier=r.string("identifier", names, "supervisor") or "supervisor",
         environment=environment,
+        config_watch=r.parse("config_watch", v.parse_bool, names, False),
+        watch_debounce=r.parse("watch_debounce", v.parse_seconds, names, 1.0),
+        watch_polling=r.parse("watch_polling", v.parse_bool, names, False),
+        watch_poll_interval=r.parse("watch_poll_interval", _positive_seconds, names, 2.0),
     )
+
+
+def _positive_seconds(text: str) -> float:
+    seconds = v.parse_seconds(text)
+    if seconds <= 0:
+        raise ValueError(f"expected a number of seconds > 0, got '{text}'")
+    return seconds
 
 
 def unix_http_server_section(ctx: LoadContext, doc: IniDocument) -> UnixHttpServerConfig | None:

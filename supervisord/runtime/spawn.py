@@ -47,15 +47,22 @@ def parse_command(command: str) -> list[str]:
     return argv
 
 
+def command_candidates(program: str, config: ProcessConfig, environ: Mapping[str, str]) -> list[str]:
+    """Where argv[0] is looked for, in order: itself (against ``directory``) or each PATH entry.
+
+    The binary watcher watches the same places, so it sees what the next spawn would run.
+    """
+    if "/" in program:
+        return [program if os.path.isabs(program) else os.path.join(config.directory or "", program)]
+    path = environ.get("PATH", DEFAULT_PATH)
+    return [os.path.join(d, program) for d in path.split(os.pathsep) if d]
+
+
 def resolve_command(config: ProcessConfig, environ: Mapping[str, str]) -> list[str]:
     """The argv to exec, with argv[0] made absolute the way Supervisor finds it (PATH of the child env)."""
     argv = parse_command(config.command)
     program = argv[0]
-    if "/" in program:
-        candidates = [program if os.path.isabs(program) else os.path.join(config.directory or "", program)]
-    else:
-        path = environ.get("PATH", DEFAULT_PATH)
-        candidates = [os.path.join(d, program) for d in path.split(os.pathsep) if d]
+    candidates = command_candidates(program, config, environ)
     found = None
     for candidate in candidates:
         try:
