@@ -5,11 +5,16 @@ file that does not match), it triggers a later, distinct action and checks the c
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import queue
 import re
 import shutil
+import signal
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -347,3 +352,95 @@ def test_a_thousand_watched_programs_keep_threads_bounded_and_the_daemon_asleep(
     d.wait_log(rf"binary {shared}/b0 changed: not acting on p0 \(STOPPED\)")
     assert d.count(r"not acting on") == 1
     assert d.stop(timeout=60) == 0
+
+
+def test_update_replaces_a_watch_whose_keys_changed(daemon, tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    d = daemon(
+        f"""
+        [program:w]
+        command = sleep 1000
+        startsecs = 0
+        restart_directory_monitor = {old}
+        """,
+        supervisord=FAST + "config_watch = true\n",
+    )
+    d.wait_log(rf"watching {old} for \* of w")
+    d.wait_log(r"config_watch: watching 1 files and 0 include globs")
+    pid = d.proc.pid
+    d.config.write_text(d.config.read_text().replace(str(old), str(new)))
+    d.wait_log(r"config_watch: .* updated \(added: -; changed: w; removed: -\)")
+    d.wait_log(rf"watching {new} for \* of w")
+    wait_for(
+        lambda: os.stat(old).st_ino not in (inodes := inotify_inodes(pid)) and os.stat(new).st_ino in inodes,
+        what="the watch to move",
+    )
+    (old / "x").write_text("no longer watched")
+    (new / "y").write_text("watched now")
+    d.wait_log(rf"restarting w: file {new}/y changed")
+    assert d.count(r"restarting w") == 1
+    assert d.stop() == 0
+
+
+def test_watch_limit_reached_falls_back_to_polling(tmp_path: Path, caplog) -> None:
+    """The kernel refusing a watch (ENOSPC: fs.inotify.max_user_watches) is injected; the rest is real."""
+    from supervisord.runtime.fswatch import WatchService
+
+    logger = logging.getLogger("test-fswatch")
+    service = WatchService(logger, interval=0.1)
+    assert service.inotify is not None
+
+    def refuse(*args: object) -> int:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    service.inotify.add_callback = refuse
+    seen: queue.Queue[str] = queue.Queue()
+    try:
+        with caplog.at_level(logging.WARNING, logger="test-fswatch"):
+            service.watch(str(tmp_path), seen.put, names=frozenset({"bin"}))
+        assert "inotify watch limit reached (see fs.inotify.max_user_watches)" in caplog.text
+        (tmp_path / "other").write_text("not watched")
+        (tmp_path / "bin").write_text("new")
+        assert seen.get(timeout=10) == str(tmp_path / "bin")
+        assert service.watched_directories() == 0
+    finally:
+        service.close()
+    assert not any(t.name in ("inotify-reader", "watch-poller") for t in threading.enumerate())
+
+
+def inotify_fds(pid: int) -> int:
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify"
+        except OSError:
+            pass
+    return count
+
+
+def test_watches_are_per_program_not_per_spawn_and_end_with_the_run(daemon, tmp_path: Path) -> None:
+    binary = script(tmp_path / "svc", "1")
+    d = daemon(
+        f"""
+        [program:svc]
+        command = {binary}
+        startsecs = 0
+        restart_when_binary_changed = true
+        """,
+        supervisord=FAST,
+    )
+    d.wait_log(rf"watching binary {binary} of svc")
+    pid = d.proc.pid
+    assert inotify_inodes(pid) == [os.stat(tmp_path).st_ino]
+    for version in ("2", "3"):  # two restarts: still one watch (the Go project adds one per spawn)
+        os.rename(script(tmp_path / "svc.new", version), binary)
+        d.wait_log(rf"restarting svc: binary {binary} changed", count=int(version) - 1)
+        wait_for(lambda v=version: spawns(d, "svc") == int(v), what="the restart")
+    assert inotify_inodes(pid) == [os.stat(tmp_path).st_ino]
+    d.signal(signal.SIGHUP)  # a reload ends the run: its watches and thread go, the new run has its own
+    d.wait_log(r"watching binary .* of svc", count=2)
+    wait_for(lambda: spawns(d, "svc") == 4, what="the respawn after the reload")
+    assert inotify_fds(pid) == 1 and inotify_inodes(pid) == [os.stat(tmp_path).st_ino]
+    assert d.stop() == 0
