@@ -304,7 +304,7 @@ class BinaryWatcher(_Debounced):
         cause = f"binary {new.path} changed"
         if old.real is not None and new.real != old.real:
             cause += f" (now {new.real})"
-        self.process.tell(WatchFired("binary", cause))
+        _tell(self.process, WatchFired("binary", cause))
 
 
 # --- restart_directory_monitor + restart_file_pattern ---
@@ -337,7 +337,14 @@ class DirectoryWatcher(_Debounced):
             names = ", ".join(os.path.relpath(p, self.root) for p in paths[:3])
             more = ", …" if len(paths) > 3 else ""
             cause = f"{len(paths)} files under {self.root} changed ({names}{more})"
-        self.process.tell(WatchFired("file", cause))
+        _tell(self.process, WatchFired("file", cause))
+
+
+def _tell(ref: Any, message: Any) -> None:
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:  # the program is being removed: nothing left to act on
+        pass
 
 
 def start_watchers(config: ProcessConfig, ctx: RuntimeContext, process: Any) -> list[Any]:

@@ -444,3 +444,31 @@ def test_watches_are_per_program_not_per_spawn_and_end_with_the_run(daemon, tmp_
     wait_for(lambda: spawns(d, "svc") == 4, what="the respawn after the reload")
     assert inotify_fds(pid) == 1 and inotify_inodes(pid) == [os.stat(tmp_path).st_ino]
     assert d.stop() == 0
+
+
+def test_inotify_reader_failing_is_logged_and_polling_takes_over(tmp_path: Path, caplog) -> None:
+    """An error inside watchdog's reader thread is injected; the thread must not die silently."""
+    from supervisord.runtime.fswatch import WatchService
+
+    logger = logging.getLogger("test-fswatch-reader")
+    service = WatchService(logger, interval=0.1)
+    seen: queue.Queue[str] = queue.Queue()
+    try:
+        with caplog.at_level(logging.WARNING, logger="test-fswatch-reader"):
+            service.watch(str(tmp_path), seen.put, names=frozenset({"bin", "poke"}))
+            assert service.watched_directories() == 1
+
+            def broken(**kwargs: object) -> list[object]:
+                raise OSError(errno.EIO, "injected read error")
+
+            service.inotify.read_events = broken  # used from the read after the one under way
+            (tmp_path / "poke").write_text("wake the reader")
+            assert seen.get(timeout=10) == str(tmp_path / "poke")
+            wait_for(lambda: "the inotify reader failed" in caplog.text, what="the failure logged")
+        assert service.inotify is None and service.watched_directories() == 0
+        (tmp_path / "bin").write_text("new")
+        while (path := seen.get(timeout=10)) == str(tmp_path / "poke"):  # its create and its close
+            pass
+        assert path == str(tmp_path / "bin")
+    finally:
+        service.close()

@@ -117,11 +117,10 @@ class WatchService:
             logger.warning("file watches: inotify is not available here; polling every %g s", interval)
         else:
             try:
-                self.inotify = InotifyFD()
+                self.inotify = _Reader(self)
             except OSError as exc:
                 logger.warning("file watches: inotify unavailable (%s); polling every %g s", exc, interval)
             else:
-                self.inotify.name = "inotify-reader"
                 self.inotify.start()
 
     # -- subscribing --
@@ -288,6 +287,18 @@ class WatchService:
         for sub in subs:
             self._call(sub, sub.directory)
 
+    def _reader_failed(self) -> None:
+        """The inotify reader thread hit an error it cannot go on from: poll everything from now on."""
+        self.logger.exception("file watches: the inotify reader failed; polling every %g s", self.interval)
+        with self.lock:
+            if self.closed:
+                return
+            self.inotify = None
+            self.nodes.clear()
+            for sub in self.subs:
+                sub.nodes.clear()
+                self._establish(sub, report=False)
+
     # -- polling (one thread, only while something is polled or pending) --
 
     def _start_polling(self, sub: Subscription) -> None:
@@ -302,6 +313,12 @@ class WatchService:
         self._poll_wake.notify_all()
 
     def _poll_loop(self) -> None:
+        try:
+            self._polling()
+        except Exception:  # never silently: the watches it served stop working
+            self.logger.exception("file watches: the polling thread failed")
+
+    def _polling(self) -> None:
         while True:
             with self.lock:
                 while not self.closed and not any(s.polled or s.pending for s in self.subs):
@@ -372,6 +389,29 @@ class WatchService:
             fn(*args)
         except Exception:
             self.logger.exception("file watch callback failed")
+
+
+if InotifyFD is not None:
+
+    class _Reader(InotifyFD):
+        """watchdog's reader thread, which tells the service instead of dying silently."""
+
+        def __init__(self, service: WatchService) -> None:
+            super().__init__()
+            self.service = service
+            self.name = "inotify-reader"
+
+        def run(self) -> None:
+            try:
+                super().run()
+            except Exception:
+                if not self.should_keep_running():
+                    return
+                self.service._reader_failed()
+                reading = self._is_reading  # close() leaves the descriptors to a reader that is mid-read
+                self.close()
+                if reading:
+                    self._close_resources()
 
 
 def _subdirectories(root: str) -> list[str]:
