@@ -62,3 +62,12 @@ def test_envelope_counts_characters_not_bytes() -> None:
         b"ver:3.0 server:supervisor serial:120 pool:evlog poolserial:3 eventname:REMOTE_COMMUNICATION len:12"
     )
     assert body.decode() == "type:t\nhéllo" and len(body) == 13
+
+
+def test_watch_payloads() -> None:
+    acted = events.watch_process("web", "g", 42, "restart", "binary /srv/app/web changed")
+    assert acted.name == "WATCH_PROCESS"
+    assert acted.payload == "processname:web groupname:g pid:42 action:restart\nbinary /srv/app/web changed"
+    update = events.watch_config("update", "/etc/sv.conf changed", ["a", "b"], [], ["c"])
+    assert update.name == "WATCH_CONFIG"
+    assert update.payload == "action:update added:a,b changed: removed:c\n/etc/sv.conf changed"
