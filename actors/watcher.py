@@ -326,12 +326,16 @@ class DirectoryWatcher(_Debounced):
         def accept(path: str) -> bool:  # the file name only, not the path (unlike watchdog 7's patterns)
             return path == root or fnmatch.fnmatchcase(os.path.basename(path), pattern)
 
-        self._replace_subscriptions([self._subscribe(root, accept, recursive=True)])
+        if os.path.exists(root) and not os.path.isdir(root):  # a single file: watch it where it lives
+            name = frozenset({os.path.basename(root)})
+            self._replace_subscriptions([self._subscribe(os.path.dirname(root), names=name)])
+        else:
+            self._replace_subscriptions([self._subscribe(root, accept, recursive=True)])
         self.ctx.logger.debug("watching %s for %s of %s", root, pattern, self.config.namespec)
 
     def settled(self, paths: list[str]) -> None:
         if len(paths) == 1:
-            what = "directory" if paths[0] == self.root else "file"
+            what = "directory" if os.path.isdir(paths[0]) else "file"
             cause = f"{what} {paths[0]} changed"
         else:
             names = ", ".join(os.path.relpath(p, self.root) for p in paths[:3])

@@ -472,3 +472,25 @@ def test_inotify_reader_failing_is_logged_and_polling_takes_over(tmp_path: Path,
         assert path == str(tmp_path / "bin")
     finally:
         service.close()
+
+
+def test_monitor_pointed_at_a_single_file(daemon, tmp_path: Path) -> None:
+    settings = tmp_path / "app.ini"
+    settings.write_text("v1")
+    d = daemon(
+        f"""
+        [program:one]
+        command = sleep 1000
+        startsecs = 0
+        restart_directory_monitor = {settings}
+        """,
+        supervisord=FAST,
+    )
+    d.wait_log(rf"watching {settings} for \* of one")
+    (tmp_path / "neighbour.ini").write_text("not this one")
+    staged = tmp_path / "app.ini.new"
+    staged.write_text("v2")
+    os.rename(staged, settings)
+    d.wait_log(rf"restarting one: file {settings} changed$")
+    wait_for(lambda: spawns(d, "one") == 2, what="the restart")
+    assert d.stop() == 0
