@@ -86,6 +86,31 @@ class _Node:
         self.path = path
         self.wd: WatchDescriptor | None = None
         self.subs: set[Subscription] = set()
+        # By entry name, so an event in a busy directory (/usr/bin during an upgrade) reaches only the
+        # subscriptions for that name, however many programs watch a binary there.
+        self.named: dict[str, set[Subscription]] = {}
+        self.unnamed: set[Subscription] = set()
+
+    def add(self, sub: Subscription) -> None:
+        self.subs.add(sub)
+        if sub.names is None:
+            self.unnamed.add(sub)
+        else:
+            for name in sub.names:
+                self.named.setdefault(name, set()).add(sub)
+
+    def discard(self, sub: Subscription) -> None:
+        self.subs.discard(sub)
+        self.unnamed.discard(sub)
+        for name in sub.names or ():
+            subs = self.named.get(name)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self.named[name]
+
+    def interested(self, name: str) -> list[Subscription]:
+        return [*self.unnamed, *self.named.get(name, ())]
 
     def on_event(self, event: InotifyEvent) -> None:
         self.service._safely(self.service._on_event, self, event)
@@ -209,7 +234,7 @@ class WatchService:
                 return False
             node.wd = wd
             self.nodes[path] = node
-        node.subs.add(sub)
+        node.add(sub)
         sub.nodes.add(path)
         return True
 
@@ -219,7 +244,7 @@ class WatchService:
             node = self.nodes.get(path)
             if node is None:
                 continue
-            node.subs.discard(sub)
+            node.discard(sub)
             if not node.subs:
                 del self.nodes[path]
                 if node.wd is not None and self.inotify is not None:
@@ -236,7 +261,7 @@ class WatchService:
                 return
             name = os.fsdecode(event.name)
             path = os.path.join(node.path, name)
-            for sub in list(node.subs):
+            for sub in node.interested(name):
                 if event.is_directory and sub.recursive:
                     if event.is_create or event.is_moved_to:
                         for found in self._grow(sub, path):
