@@ -443,5 +443,5 @@ def _subdirectories(root: str) -> list[str]:
     """Every directory below ``root`` (not following symlinks, as inotify would not either)."""
     found: list[str] = []
     for current, dirs, _ in os.walk(root, followlinks=False):
-        found += [os.path.join(current, d) for d in dirs]
+        found += [p for p in (os.path.join(current, d) for d in dirs) if not os.path.islink(p)]
     return found
