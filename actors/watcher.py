@@ -340,7 +340,8 @@ class DirectoryWatcher(_Debounced):
         else:
             names = ", ".join(os.path.relpath(p, self.root) for p in paths[:3])
             more = ", …" if len(paths) > 3 else ""
-            cause = f"{len(paths)} files under {self.root} changed ({names}{more})"
+            count = f"{len(paths)}{'+' if len(paths) >= KEPT_PATHS else ''}"
+            cause = f"{count} files under {self.root} changed ({names}{more})"
         _tell(self.process, WatchFired("file", cause))
 
 
