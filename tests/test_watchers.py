@@ -250,7 +250,12 @@ def test_command_variant_runs_once_per_burst_and_keeps_the_child(daemon, tmp_pat
 def test_removed_program_loses_its_watch_and_config_watch_updates(daemon, tmp_path: Path) -> None:
     watched = tmp_path / "watched"
     watched.mkdir()
+    events = tmp_path / "events.txt"
     body = f"""
+        [eventlistener:rec]
+        command = {sys.executable} {LISTENERS} record {events}
+        events = WATCH_CONFIG
+
         [program:keeper]
         command = sleep 1000
         startsecs = 0
@@ -263,6 +268,7 @@ def test_removed_program_loses_its_watch_and_config_watch_updates(daemon, tmp_pa
     d = daemon(body, supervisord=FAST + "config_watch = true\n")
     d.wait_log(r"spawned: 'gone'")
     d.wait_log(r"config_watch: watching 1 files and 0 include globs")
+    d.wait_log(r"success: rec entered RUNNING")
     assert os.stat(watched).st_ino in wait_for(lambda: inotify_inodes(d.proc.pid), what="a watch")
     config = d.config
     text = config.read_text()
@@ -277,6 +283,10 @@ def test_removed_program_loses_its_watch_and_config_watch_updates(daemon, tmp_pa
     config.write_text(head)
     d.wait_log(r"config_watch: .* updated \(added: -; changed: -; removed: gone\)")
     assert d.count(r"stopped: gone") == 1 and d.count(r"stopped: keeper") == 0
+    wait_for(lambda: events.exists() and len(events.read_text().splitlines()) == 2, what="2 WATCH_CONFIG")
+    lines = events.read_text().splitlines()
+    assert lines[0].startswith("WATCH_CONFIG ") and " action:rejected added: changed: removed:|" in lines[0]
+    assert lines[1].endswith(f" action:update added: changed: removed:gone|{config} changed")
     wait_for(lambda: os.stat(watched).st_ino not in inotify_inodes(d.proc.pid), what="the watch to go")
 
     # A new include file appears: its program is added and started.
