@@ -162,6 +162,8 @@ class InetHttpServerConfig:
     port: int
     username: str | None = None
     password: str | None = None  # plain text or "{SHA}" + hex sha1
+    request_maxbytes: int = 10 * 1024 * 1024  # larger bodies get 413 (0: no cap)
+    idle_timeout: float = 60.0  # seconds to send a request head before the connection is closed (0: never)
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ class UnixHttpServerConfig:
     chown: str | None = None  # "user" or "user:group"
     username: str | None = None
     password: str | None = None
+    request_maxbytes: int = 10 * 1024 * 1024
+    idle_timeout: float = 60.0
 
 
 @dataclass(frozen=True)

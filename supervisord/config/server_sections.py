@@ -44,8 +44,13 @@ SUPERVISORD_KEYS = frozenset(
         "environment",
     }
 )
-UNIX_HTTP_KEYS = frozenset({"file", "chmod", "chown", "username", "password"})
-INET_HTTP_KEYS = frozenset({"port", "username", "password", "nodename", "remotes"})  # last two: Go GUI
+# request_maxbytes and idle_timeout are ours (web/connections.py); Supervisor has neither limit.
+UNIX_HTTP_KEYS = frozenset(
+    {"file", "chmod", "chown", "username", "password", "request_maxbytes", "idle_timeout"}
+)
+INET_HTTP_KEYS = frozenset(
+    {"port", "username", "password", "nodename", "remotes", "request_maxbytes", "idle_timeout"}
+)  # nodename, remotes: the Go GUI
 CTL_KEYS = frozenset({"serverurl", "username", "password", "prompt", "history_file"})
 _NO_PAIRS: tuple[tuple[str, str], ...] = ()
 _AUTH_ERROR = (
@@ -117,6 +122,8 @@ def unix_http_server_section(ctx: LoadContext, doc: IniDocument) -> UnixHttpServ
         chown=chown,
         username=username,
         password=password,
+        request_maxbytes=_request_maxbytes(r, names),
+        idle_timeout=_idle_timeout(r, names),
     )
 
 
@@ -130,7 +137,24 @@ def inet_http_server_section(ctx: LoadContext, doc: IniDocument) -> InetHttpServ
         raise r.error("section [inet_http_server] has no port value (expected port = host:port)", "port")
     host, port = r.parse("port", v.parse_inet_port, names, ("", 0))
     username, password = _auth(r, names)
-    return InetHttpServerConfig(host=host, port=port, username=username, password=password)
+    return InetHttpServerConfig(
+        host=host,
+        port=port,
+        username=username,
+        password=password,
+        request_maxbytes=_request_maxbytes(r, names),
+        idle_timeout=_idle_timeout(r, names),
+    )
+
+
+def _request_maxbytes(r: SectionReader, names: ExpansionNames) -> int:
+    """The largest request body a client may send (0: no cap); beyond it, 413."""
+    return r.parse("request_maxbytes", v.parse_byte_size, names, InetHttpServerConfig.request_maxbytes)
+
+
+def _idle_timeout(r: SectionReader, names: ExpansionNames) -> float:
+    """Seconds a connection may take to send a request head (0: no limit); then it is closed."""
+    return r.parse("idle_timeout", v.parse_seconds, names, InetHttpServerConfig.idle_timeout)
 
 
 def supervisorctl_section(ctx: LoadContext, doc: IniDocument) -> CtlConfig:
