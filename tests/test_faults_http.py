@@ -8,7 +8,6 @@ keep respawning its processes, and never write a traceback.
 
 from __future__ import annotations
 
-import re
 import socket
 import sys
 import threading
@@ -18,48 +17,8 @@ from typing import Any
 
 import pytest
 from harness import Daemon, wait_for
+from rawhttp import exchange, post, read_reply, status_of
 from rpcutil import fault_of, free_port, inet_section, wait_ready
-
-# --- raw HTTP ---
-
-
-def exchange(port: int, request: bytes, timeout: float = 30.0) -> bytes:
-    """Send ``request`` on a fresh connection and read until the server closes it or a reply is in."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(request)
-        return read_reply(sock)
-
-
-def read_reply(sock: socket.socket) -> bytes:
-    """One HTTP reply (headers plus a Content-Length body), or whatever arrived before the close."""
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return data
-        if not chunk:
-            return data
-        data += chunk
-        head, sep, body = data.partition(b"\r\n\r\n")
-        if sep:
-            m = re.search(rb"(?i)content-length:\s*(\d+)", head)
-            if m and len(body) >= int(m.group(1)):
-                return data
-
-
-def post(path: str, body: bytes, extra: bytes = b"") -> bytes:
-    return (
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {len(body)}\r\n".encode()
-        + extra
-        + b"\r\n"
-        + body
-    )
-
-
-def status_of(reply: bytes) -> int:
-    assert reply.startswith(b"HTTP/1.1 "), reply[:200]
-    return int(reply[9:12])
 
 
 def call_xml(method: str, *params_xml: str) -> bytes:
@@ -99,6 +58,10 @@ def test_body_over_the_cap_gets_413_on_every_route(daemon: Any) -> None:
     small = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     reply = exchange(port, small + b"%x\r\n%s\r\n0\r\n\r\n" % (len(call), call))
     assert status_of(reply) == 200 and b"3.0" in reply
+    # the checks keep Supervisor's offset rules and its string-for-int leniency
+    assert fault_of(server.supervisor.readLog, -1, 5) == (3, "BAD_ARGUMENTS")
+    assert "RPC interface 'supervisor' initialized" in server.supervisor.readLog("0", "0")
+    assert fault_of(server.supervisor.readLog, "zero", 0)[0] == 2
     assert server.supervisor.getState()["statename"] == "RUNNING"
     no_traceback(d)
 
@@ -117,6 +80,10 @@ def test_huge_single_token_does_not_freeze_the_server(daemon: Any) -> None:
     finally:
         worker.join(120)
     assert status_of(replies[0]) == 400
+    # the checks keep Supervisor's offset rules and its string-for-int leniency
+    assert fault_of(server.supervisor.readLog, -1, 5) == (3, "BAD_ARGUMENTS")
+    assert "RPC interface 'supervisor' initialized" in server.supervisor.readLog("0", "0")
+    assert fault_of(server.supervisor.readLog, "zero", 0)[0] == 2
     assert server.supervisor.getState()["statename"] == "RUNNING"
     no_traceback(d)
 
@@ -265,16 +232,9 @@ def test_bad_arguments_get_specific_faults_and_no_traceback(daemon: Any) -> None
     assert status_of(exchange(port, post("/RPC2", call_xml("supervisor.getProcessInfo", deep)))) == 400
     deep_b64 = deep.replace("<data>", "<data><value><base64>eA==</base64></value>", 1)  # the stdlib's path
     assert status_of(exchange(port, post("/RPC2", call_xml("supervisor.getProcessInfo", deep_b64)))) == 400
+    # the checks keep Supervisor's offset rules and its string-for-int leniency
+    assert fault_of(server.supervisor.readLog, -1, 5) == (3, "BAD_ARGUMENTS")
+    assert "RPC interface 'supervisor' initialized" in server.supervisor.readLog("0", "0")
+    assert fault_of(server.supervisor.readLog, "zero", 0)[0] == 2
     assert server.supervisor.getState()["statename"] == "RUNNING"
     no_traceback(d)
-
-
-def test_readlog_offset_rules_unchanged(daemon: Any) -> None:
-    """The argument check keeps Supervisor's offset rules and its string-for-int leniency."""
-    port = free_port()
-    daemon("", supervisord=inet_section(port))
-    server = wait_ready(port)
-    assert "RPC interface 'supervisor' initialized" in server.supervisor.readLog(0, 0)
-    assert fault_of(server.supervisor.readLog, -1, 5) == (3, "BAD_ARGUMENTS")
-    assert isinstance(server.supervisor.readLog("0", "10"), str)
-    assert fault_of(server.supervisor.readLog, "zero", 0)[0] == 2

@@ -185,8 +185,22 @@ class SupervisorAPI:
         return group if sep and proc in ("", "*") else None
 
     def offload(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run blocking file work on the hub's thread pool (the hub itself must never block on disk)."""
-        return gevent.get_hub().threadpool.apply(fn, args)
+        """Run blocking file work on the hub's thread pool (the hub itself must never block on disk).
+
+        An exception comes back as a value and is raised here: gevent's pool prints every exception a task
+        raises as a traceback on stderr, so each NO_FILE or BAD_ARGUMENTS wrote one.
+        """
+
+        def task() -> tuple[bool, Any]:
+            try:
+                return True, fn(*args)
+            except Exception as exc:
+                return False, exc
+
+        ok, value = gevent.get_hub().threadpool.apply(task)
+        if not ok:
+            raise value
+        return value
 
     # -- registration --
 
