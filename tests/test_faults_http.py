@@ -149,7 +149,8 @@ def _answers(port: int) -> bool:
 
 def test_connection_without_a_request_head_is_closed(daemon: Any) -> None:
     port = free_port()
-    d = daemon("", supervisord=inet_section(port).replace("\n[rpc", "\nidle_timeout = 0.5\n[rpc", 1))
+    limits = "\nheader_timeout = 0.5\nidle_timeout = 1\n[rpc"
+    d = daemon("", supervisord=inet_section(port).replace("\n[rpc", limits, 1))
     wait_ready(port)
     silent = socket.create_connection(("127.0.0.1", port), timeout=30)
     partial = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -228,6 +229,10 @@ def test_bad_arguments_get_specific_faults_and_no_traceback(daemon: Any) -> None
     ]:
         assert fault_of(fn, *args)[0] == 2, fn
     assert fault_of(server.supervisor.signalProcess, "talker", float("inf"))[0] == 11  # BAD_SIGNAL
+    assert (
+        server.system.multicall([{"methodName": ["x"]}, {"methodName": 5}])
+        == [{"faultCode": 2, "faultString": "INCORRECT_PARAMETERS"}] * 2
+    )
     deep = "<value><array><data>" * 1000 + "</data></array></value>" * 1000
     assert status_of(exchange(port, post("/RPC2", call_xml("supervisor.getProcessInfo", deep)))) == 400
     deep_b64 = deep.replace("<data>", "<data><value><base64>eA==</base64></value>", 1)  # the stdlib's path

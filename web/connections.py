@@ -8,8 +8,10 @@ open files"); and a body of any size was read into memory and parsed on the hub.
   connections, which leaves descriptors in reserve for the processes (their pipes, pidfds and logs). A
   connection over the cap closes the connection that has waited longest for a request head, or, when every
   connection is busy with a request, is answered 503 and closed;
-* a connection that has not sent a complete request head within ``idle_timeout`` seconds (a new one, or a
-  kept-alive one between requests) is closed without a word;
+* a new connection that has not sent a complete request head within ``header_timeout`` seconds, and a
+  kept-alive one with no complete request within ``idle_timeout`` seconds of the last reply, are closed
+  without a word. The idle default is Supervisor's (medusa closes a channel idle for 30 minutes): its
+  supervisorctl keeps one connection for a whole interactive session and does not reconnect;
 * a body announced larger than ``request_maxbytes`` is answered 413 and the connection closed, unread; a
   chunked body is read up to the cap (and refused beyond it) before any route sees it.
 """
@@ -92,11 +94,14 @@ class ConnectionPool(gevent.pool.Pool):  # type: ignore[misc]
 class GuardedHandler(WSGIHandler):  # type: ignore[misc]
     """pywsgi's handler with admission, the request-head deadline and the body cap (see the module doc).
 
-    ``request_maxbytes`` and ``idle_timeout`` are set per listener on a subclass (0: no limit).
+    ``request_maxbytes``, ``header_timeout`` and ``idle_timeout`` are set per listener on a subclass (0: no
+    limit).
     """
 
     request_maxbytes = InetHttpServerConfig.request_maxbytes
+    header_timeout = InetHttpServerConfig.header_timeout
     idle_timeout = InetHttpServerConfig.idle_timeout
+    answered = 0  # requests served on this connection
     refused = False
     too_large = False
     head_timer: gevent.Timeout | None = None
@@ -116,9 +121,11 @@ class GuardedHandler(WSGIHandler):  # type: ignore[misc]
         pool = self._pool()
         if pool is not None:
             pool.idle(gevent.getcurrent())
-        timer = gevent.Timeout.start_new(self.idle_timeout) if self.idle_timeout > 0 else None
+        limit = self.idle_timeout if self.answered else self.header_timeout
+        timer = gevent.Timeout.start_new(limit) if limit > 0 else None
         self.head_timer = timer
         try:
+            self.answered += 1
             return super().handle_one_request()
         except gevent.Timeout as exc:
             if exc is not timer:

@@ -124,12 +124,13 @@ def _handler_class(section: Any = None) -> type[Any]:
 
     pywsgi writes the headers and the first body chunk with two ``sendall`` calls; with TCP_NODELAY that
     is two segments, and some clients (and the reference tests) expect a reply in one. The base class
-    enforces the listener's ``request_maxbytes`` and ``idle_timeout`` (web/connections.py).
+    enforces the listener's limits (web/connections.py).
     """
     from supervisord.web.connections import GuardedHandler
 
     class OneWriteHandler(GuardedHandler):
         request_maxbytes = getattr(section, "request_maxbytes", GuardedHandler.request_maxbytes)
+        header_timeout = getattr(section, "header_timeout", GuardedHandler.header_timeout)
         idle_timeout = getattr(section, "idle_timeout", GuardedHandler.idle_timeout)
 
         def get_environ(self) -> dict[str, Any]:

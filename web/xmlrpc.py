@@ -93,9 +93,9 @@ class Dispatcher:
         results: list[Any] = []
         for call in calls:
             try:
-                if not isinstance(call, dict) or not call.get("methodName"):
+                name = call.get("methodName") if isinstance(call, dict) else None
+                if not name or not isinstance(name, str):
                     raise RPCError("INCORRECT_PARAMETERS")
-                name = call["methodName"]
                 if name == "system.multicall":
                     raise RPCError("INCORRECT_PARAMETERS", "Recursive system.multicall forbidden")
                 params = call.get("params", [])

@@ -163,7 +163,10 @@ class InetHttpServerConfig:
     username: str | None = None
     password: str | None = None  # plain text or "{SHA}" + hex sha1
     request_maxbytes: int = 10 * 1024 * 1024  # larger bodies get 413 (0: no cap)
-    idle_timeout: float = 60.0  # seconds to send a request head before the connection is closed (0: never)
+    header_timeout: float = 60.0  # seconds a new connection has to send its request head (0: no limit)
+    idle_timeout: float = (
+        1800.0  # seconds a kept-alive connection may wait for its next request (0: no limit)
+    )
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,8 @@ class UnixHttpServerConfig:
     username: str | None = None
     password: str | None = None
     request_maxbytes: int = 10 * 1024 * 1024
-    idle_timeout: float = 60.0
+    header_timeout: float = 60.0
+    idle_timeout: float = 1800.0
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,11 @@ SUPERVISORD_KEYS = frozenset(
         "environment",
     }
 )
-# request_maxbytes and idle_timeout are ours (web/connections.py); Supervisor has neither limit.
-UNIX_HTTP_KEYS = frozenset(
-    {"file", "chmod", "chown", "username", "password", "request_maxbytes", "idle_timeout"}
-)
-INET_HTTP_KEYS = frozenset(
-    {"port", "username", "password", "nodename", "remotes", "request_maxbytes", "idle_timeout"}
-)  # nodename, remotes: the Go GUI
+# Ours (web/connections.py), in both server sections: what one client may cost.
+_LIMIT_KEYS = frozenset({"request_maxbytes", "header_timeout", "idle_timeout"})
+UNIX_HTTP_KEYS = frozenset({"file", "chmod", "chown", "username", "password"}) | _LIMIT_KEYS
+# nodename and remotes: the Go GUI's.
+INET_HTTP_KEYS = frozenset({"port", "username", "password", "nodename", "remotes"}) | _LIMIT_KEYS
 CTL_KEYS = frozenset({"serverurl", "username", "password", "prompt", "history_file"})
 _NO_PAIRS: tuple[tuple[str, str], ...] = ()
 _AUTH_ERROR = (
@@ -123,7 +121,8 @@ def unix_http_server_section(ctx: LoadContext, doc: IniDocument) -> UnixHttpServ
         username=username,
         password=password,
         request_maxbytes=_request_maxbytes(r, names),
-        idle_timeout=_idle_timeout(r, names),
+        header_timeout=r.parse("header_timeout", v.parse_seconds, names, InetHttpServerConfig.header_timeout),
+        idle_timeout=r.parse("idle_timeout", v.parse_seconds, names, InetHttpServerConfig.idle_timeout),
     )
 
 
@@ -143,18 +142,14 @@ def inet_http_server_section(ctx: LoadContext, doc: IniDocument) -> InetHttpServ
         username=username,
         password=password,
         request_maxbytes=_request_maxbytes(r, names),
-        idle_timeout=_idle_timeout(r, names),
+        header_timeout=r.parse("header_timeout", v.parse_seconds, names, InetHttpServerConfig.header_timeout),
+        idle_timeout=r.parse("idle_timeout", v.parse_seconds, names, InetHttpServerConfig.idle_timeout),
     )
 
 
 def _request_maxbytes(r: SectionReader, names: ExpansionNames) -> int:
     """The largest request body a client may send (0: no cap); beyond it, 413."""
     return r.parse("request_maxbytes", v.parse_byte_size, names, InetHttpServerConfig.request_maxbytes)
-
-
-def _idle_timeout(r: SectionReader, names: ExpansionNames) -> float:
-    """Seconds a connection may take to send a request head (0: no limit); then it is closed."""
-    return r.parse("idle_timeout", v.parse_seconds, names, InetHttpServerConfig.idle_timeout)
 
 
 def supervisorctl_section(ctx: LoadContext, doc: IniDocument) -> CtlConfig:
