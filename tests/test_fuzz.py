@@ -186,14 +186,14 @@ def _load(scratch: Path, data: bytes) -> None:
     assert config.path == str(path)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * SCALE)
 @FAST
 @given(text=ini_documents())
 def test_config_loader_fuzz(scratch: Path, text: str) -> None:
     _load(scratch, text.encode("utf-8", "surrogatepass"))
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * SCALE)
 @settings(FAST, max_examples=examples(60))
 @given(data=st.binary(max_size=300))
 def test_config_loader_fuzz_bytes(scratch: Path, data: bytes) -> None:
@@ -289,14 +289,14 @@ def _parse_property(body: bytes) -> None:
     assert marshal_fault(2, repr(params)[:200]).startswith(b"<?xml")
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * SCALE)
 @settings(FAST, max_examples=examples(300))
 @given(body=calls())
 def test_xmlrpc_parser_fuzz_calls(body: bytes) -> None:
     _parse_property(body)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * SCALE)
 @settings(FAST, max_examples=examples(200))
 @given(
     body=st.one_of(
@@ -338,7 +338,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, int
 ENDS_DAEMON = re.compile(rb"supervisor\.(shutdown|restart)\b")
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(120 * SCALE)
 @settings(FAST, max_examples=examples(40), deadline=timedelta(seconds=10))
 @given(body=st.one_of(calls(), st.binary(max_size=200)))
 def test_xmlrpc_daemon_fuzz(live: tuple[Daemon, int], body: bytes) -> None:
