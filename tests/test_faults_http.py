@@ -20,6 +20,8 @@ from harness import Daemon, wait_for
 from rawhttp import exchange, post, read_reply, status_of
 from rpcutil import fault_of, free_port, inet_section, wait_ready
 
+from supervisord.web.connections import PER_CONNECTION, RESERVE_BASE
+
 
 def call_xml(method: str, *params_xml: str) -> bytes:
     params = "".join(f"<param>{p}</param>" for p in params_xml)
@@ -136,6 +138,28 @@ def test_idle_connections_cannot_starve_the_api_or_spawning(daemon: Any) -> None
     assert server.supervisor.getState()["statename"] == "RUNNING"
     log = d.log()
     assert "Too many open files" not in log and "FATAL" not in log, log[-3000:]
+    no_traceback(d)
+
+
+def test_busy_connections_beyond_the_cap_get_503(daemon: Any) -> None:
+    """With every connection busy (log streams here), one more is answered 503 instead of taking a descriptor."""
+    port = free_port()
+    d = daemon("", supervisord="minfds = 100\n" + inet_section(port), start=False)
+    d.start(prefix=[sys.executable, "-c", SET_NOFILE])
+    wait_ready(port)
+    cap = (LOW_NOFILE - RESERVE_BASE) // PER_CONNECTION
+    streams: list[socket.socket] = []
+    try:
+        for _ in range(cap):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(b"GET /mainlogtail HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(12) == b"HTTP/1.1 200"  # streaming: busy until we hang up
+            streams.append(sock)
+        assert status_of(exchange(port, b"GET /mainlogtail HTTP/1.1\r\nHost: x\r\n\r\n")) == 503
+    finally:
+        for sock in streams:
+            sock.close()
+    wait_for(lambda: _answers(port), timeout=30, interval=0.1, what="getState once the streams are gone")
     no_traceback(d)
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 RESERVE_BASE = 64  # the daemon's own descriptors: listeners, logs, the I/O loop, the hub, a few spares
 RESERVE_PER_PROCESS = 8  # a running child: 3 pipes, a pidfd, 2 log files; plus the child ends while spawning
+PER_CONNECTION = 2  # its socket, and the log file a tail stream (or a log read) holds open
 MIN_CONNECTIONS = 8
 
 _TOO_LARGE = (
@@ -55,7 +56,8 @@ def connection_cap(config: Config) -> int:
     if soft == resource.RLIM_INFINITY:
         soft = 1 << 20
     processes = sum(len(group.processes) for group in config.groups)
-    return max(MIN_CONNECTIONS, soft - RESERVE_BASE - RESERVE_PER_PROCESS * processes)
+    spare = soft - RESERVE_BASE - RESERVE_PER_PROCESS * processes
+    return max(MIN_CONNECTIONS, spare // PER_CONNECTION)
 
 
 class ConnectionPool(gevent.pool.Pool):  # type: ignore[misc]
