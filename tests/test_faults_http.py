@@ -167,7 +167,7 @@ def _answers(port: int) -> bool:
     try:
         proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
         return bool(proxy.supervisor.getState()["statename"] == "RUNNING")
-    except OSError:
+    except (OSError, xmlrpc.client.ProtocolError):  # refused, or 503 while the cap is still full
         return False
 
 
