@@ -59,6 +59,8 @@ def signal_number(value: Any) -> int:
     """``HUP``, ``SIGHUP``, ``1`` or 1 → 1; anything else is a ValueError (Supervisor's rule)."""
     try:
         num = int(value)
+    except OverflowError:  # an infinite double
+        raise ValueError(value) from None
     except (TypeError, ValueError):
         if not isinstance(value, str):
             raise ValueError(value) from None
@@ -183,8 +185,22 @@ class SupervisorAPI:
         return group if sep and proc in ("", "*") else None
 
     def offload(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run blocking file work on the hub's thread pool (the hub itself must never block on disk)."""
-        return gevent.get_hub().threadpool.apply(fn, args)
+        """Run blocking file work on the hub's thread pool (the hub itself must never block on disk).
+
+        An exception comes back as a value and is raised here: gevent's pool prints every exception a task
+        raises as a traceback on stderr, so each NO_FILE or BAD_ARGUMENTS wrote one.
+        """
+
+        def task() -> tuple[bool, Any]:
+            try:
+                return True, fn(*args)
+            except Exception as exc:
+                return False, exc
+
+        ok, value = gevent.get_hub().threadpool.apply(task)
+        if not ok:
+            raise value
+        return value
 
     # -- registration --
 
@@ -293,10 +309,16 @@ class SupervisorAPI:
 
     @staticmethod
     def _ints(*values: Any) -> tuple[int, ...]:
+        """Offsets and lengths as ints; beyond 64 bits (or infinite) they are BAD_ARGUMENTS, not a crash."""
         try:
-            return tuple(int(v) for v in values)
+            ints = tuple(int(v) for v in values)
+        except OverflowError:
+            raise RPCError("BAD_ARGUMENTS") from None
         except (TypeError, ValueError):
             raise RPCError("INCORRECT_PARAMETERS") from None
+        if any(not -(2**63) <= i < 2**63 for i in ints):
+            raise RPCError("BAD_ARGUMENTS")
+        return ints
 
     def clearLog(self) -> bool:
         """Empty the main log file and reopen it."""

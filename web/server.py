@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import socket
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,12 @@ def bind_listeners(config: Config) -> Listeners:
     if unix is not None:
         path = unix.file
         if os.path.exists(path):
+            if not stat.S_ISSOCK(os.stat(path).st_mode):
+                listeners.close()
+                raise ListenError(
+                    f"Cannot open an HTTP server: {path} exists and is not a socket; remove it or set "
+                    f"another [unix_http_server] file"
+                )
             if _socket_answers(path):
                 listeners.close()
                 raise ListenError(
@@ -222,15 +229,20 @@ def _set_owner_and_mode(path: str, mode: int, owner: str | None) -> None:
 SOCKET_KEY = "supervisord.socket"  # environ key: the client's socket, so streams can notice a hang-up
 
 
-def _handler_class() -> type[Any]:
+def _handler_class(section: Any = None) -> type[Any]:
     """A pywsgi handler that sends a fixed-length response in one write and exposes the client socket.
 
     pywsgi writes the headers and the first body chunk with two ``sendall`` calls; with TCP_NODELAY that
-    is two segments, and some clients (and the reference tests) expect a reply in one.
+    is two segments, and some clients (and the reference tests) expect a reply in one. The base class
+    enforces the listener's limits (web/connections.py).
     """
-    from gevent.pywsgi import WSGIHandler
+    from supervisord.web.connections import GuardedHandler
 
-    class OneWriteHandler(WSGIHandler):  # type: ignore[misc]
+    class OneWriteHandler(GuardedHandler):
+        request_maxbytes = getattr(section, "request_maxbytes", GuardedHandler.request_maxbytes)
+        header_timeout = getattr(section, "header_timeout", GuardedHandler.header_timeout)
+        idle_timeout = getattr(section, "idle_timeout", GuardedHandler.idle_timeout)
+
         def get_environ(self) -> dict[str, Any]:
             environ: dict[str, Any] = super().get_environ()
             environ[SOCKET_KEY] = self.socket
@@ -270,17 +282,18 @@ def start_http_servers(daemon: Daemon, listeners: Listeners, app: Any = None) ->
     of the runtime (a reload is a new run) serves a dup of them, so a restart never drops an unchanged
     listening address and clients queue in the backlog meanwhile.
     """
-    import gevent.pool
     import gevent.socket
     from gevent.pywsgi import WSGIServer
 
     from supervisord.web.app import build_app, for_listener
+    from supervisord.web.connections import ConnectionPool, connection_cap
 
     if app is None:
         app = build_app(daemon)
     servers = []
 
     config = daemon.config
+    pool = ConnectionPool(connection_cap(config))  # one cap for every listener
     for sock, section in (
         (listeners.inet, config.inet_http_server),
         (listeners.unix, config.unix_http_server),
@@ -301,10 +314,11 @@ def start_http_servers(daemon: Daemon, listeners: Listeners, app: Any = None) ->
             for_listener(app, section),
             log=None,
             error_log=None,
-            handler_class=_handler_class(),
-            spawn=gevent.pool.Pool(),
+            handler_class=_handler_class(section),
+            spawn=pool,
             environ=environ,
         )
+        server.max_accept = 1  # one accept per loop turn, so admission (connections.py) keeps up with a flood
         server.start()
         servers.append(server)
 

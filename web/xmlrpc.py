@@ -21,7 +21,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from supervisord.web.faults import RPCError, fault_code
-from supervisord.web.xmlrpc_codec import NotFast, loads_call, marshal_fault, marshal_result
+from supervisord.web.xmlrpc_codec import (
+    NotFast,
+    TooDeep,
+    loads_call,
+    marshal_fault,
+    marshal_result,
+    too_deep,
+)
 
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon
@@ -30,9 +37,10 @@ if TYPE_CHECKING:
 class Method:
     """One callable API entry: the function, its ``[return, params…]`` signature and its help text."""
 
-    def __init__(self, fn: Callable[..., Any], signature: list[str]) -> None:
+    def __init__(self, fn: Callable[..., Any], signature: list[str], check: bool = True) -> None:
         self.fn = fn
         self.signature = signature
+        self.param_types = signature[1:] if check else []  # what check_arguments holds each call to
         self.help = inspect.getdoc(fn) or ""
         # The positional arity, worked out once: checking it per call is what ``Signature.bind`` would
         # decide for a positional call, at a fraction of the cost (it ran on every call of a multicall).
@@ -50,12 +58,13 @@ class Dispatcher:
         self.methods: dict[str, Method] = {}
         self.gate = gate  # raises SHUTDOWN_STATE for gated names while the daemon is stopping
         self.register("system.listMethods", self.list_methods, ["array"])
-        self.register("system.methodHelp", self.method_help, ["string", "string"])
-        self.register("system.methodSignature", self.method_signature, ["array", "string"])
+        # These two answer SIGNATURE_UNSUPPORTED for any name that is not a method's, as Supervisor does.
+        self.register("system.methodHelp", self.method_help, ["string", "string"], check=False)
+        self.register("system.methodSignature", self.method_signature, ["array", "string"], check=False)
         self.register("system.multicall", self.multicall, ["array", "array"])
 
-    def register(self, name: str, fn: Callable[..., Any], signature: list[str]) -> None:
-        self.methods[name] = Method(fn, signature)
+    def register(self, name: str, fn: Callable[..., Any], signature: list[str], check: bool = True) -> None:
+        self.methods[name] = Method(fn, signature, check)
 
     # -- system.* --
 
@@ -65,14 +74,14 @@ class Dispatcher:
 
     def method_help(self, name: str) -> str:
         """Return the help text of the method named ``name``."""
-        method = self.methods.get(name)
+        method = self.methods.get(name) if isinstance(name, str) else None
         if method is None:
             raise RPCError("SIGNATURE_UNSUPPORTED")
         return method.help
 
     def method_signature(self, name: str) -> list[str]:
         """Return ``[return type, param types…]`` of the method named ``name``."""
-        method = self.methods.get(name)
+        method = self.methods.get(name) if isinstance(name, str) else None
         if method is None:
             raise RPCError("SIGNATURE_UNSUPPORTED")
         return list(method.signature)
@@ -84,9 +93,9 @@ class Dispatcher:
         results: list[Any] = []
         for call in calls:
             try:
-                if not isinstance(call, dict) or not call.get("methodName"):
+                name = call.get("methodName") if isinstance(call, dict) else None
+                if not name or not isinstance(name, str):
                     raise RPCError("INCORRECT_PARAMETERS")
-                name = call["methodName"]
                 if name == "system.multicall":
                     raise RPCError("INCORRECT_PARAMETERS", "Recursive system.multicall forbidden")
                 params = call.get("params", [])
@@ -107,8 +116,32 @@ class Dispatcher:
             raise RPCError("UNKNOWN_METHOD")
         if not method.min_args <= len(params) <= method.max_args:
             raise RPCError("INCORRECT_PARAMETERS")
+        check_arguments(method.param_types, params)
         self.gate(name)
         return method.fn(*params)
+
+
+INT64 = 2**63
+_CONTAINERS = (list, dict)
+
+
+def check_arguments(types: list[str], params: list[Any]) -> None:
+    """Hold each argument to its declared XML-RPC type, so no method meets a value it cannot handle.
+
+    Supervisor's methods take what they are given, and a wrong type there surfaces as a TypeError
+    (INCORRECT_PARAMETERS) or an uncaught error (HTTP 500, a traceback in its log). Here: an array, struct
+    or nil where a scalar is declared (or a scalar where an array/struct is) is INCORRECT_PARAMETERS; an
+    int beyond 64 bits is BAD_ARGUMENTS. Scalars stay interchangeable (``"5"`` for an int, an int for a
+    signal name), as Supervisor converts them.
+    """
+    for kind, value in zip(types, params, strict=False):  # optional params may be absent
+        if kind == "array" or kind == "struct":
+            if not isinstance(value, list if kind == "array" else dict):
+                raise RPCError("INCORRECT_PARAMETERS")
+        elif value is None or isinstance(value, _CONTAINERS):
+            raise RPCError("INCORRECT_PARAMETERS")
+        elif kind == "int" and type(value) is int and not -INT64 <= value < INT64:
+            raise RPCError("BAD_ARGUMENTS")
 
 
 def answer(dispatcher: Dispatcher, daemon: Daemon, name: str, params: tuple[Any, ...]) -> bytes:
@@ -140,11 +173,15 @@ def parse_call(body: bytes) -> tuple[str | None, tuple[Any, ...]]:
         return loads_call(body)
     except NotFast:
         pass
+    except TooDeep:
+        return None, ()
     import xmlrpc.client  # the rare shapes: the stdlib decides, exactly as before
 
     try:
         params, name = xmlrpc.client.loads(body, use_builtin_types=True)
     except Exception:
+        return None, ()
+    if too_deep(params):
         return None, ()
     return name, params
 

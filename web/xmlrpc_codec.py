@@ -16,7 +16,7 @@ from typing import Any
 from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 MAXINT = 2**31 - 1
-PARSE_SLICE = 8192  # bytes of a call parsed per C call (see loads_call)
+MAX_DEPTH = 64  # arrays/structs nested deeper make a call a 400 (real calls nest 3 or 4 deep)
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -40,6 +40,25 @@ def capped(value: int) -> int:
 
 class NotFast(Exception):
     """A body the fast parser leaves to ``xmlrpc.client.loads`` (which decides: result or 400)."""
+
+
+class TooDeep(Exception):
+    """Values nested beyond :data:`MAX_DEPTH`: a 400, before any recursion (here, in repr, in the
+    marshaller) can hit Python's recursion limit."""
+
+
+def too_deep(params: tuple[Any, ...]) -> bool:
+    """Whether parsed ``params`` nest arrays/structs beyond :data:`MAX_DEPTH` (for the stdlib's results)."""
+    stack: list[tuple[Any, int]] = [(p, 1) for p in params]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+    return False
 
 
 def _text(element: Element) -> str:
@@ -66,7 +85,9 @@ _SCALARS: dict[str, Any] = {
 }
 
 
-def _value(element: Element) -> Any:
+def _value(element: Element, depth: int = 1) -> Any:
+    if depth > MAX_DEPTH:
+        raise TooDeep
     if element.tag != "value" or len(element) > 1:
         raise NotFast
     if not len(element):
@@ -89,12 +110,12 @@ def _value(element: Element) -> Any:
             name, value = member
             if name.tag != "name":
                 raise NotFast
-            struct[_text(name)] = _value(value)
+            struct[_text(name)] = _value(value, depth + 1)
         return struct
     if tag == "array":
         if len(typed) != 1 or typed[0].tag != "data":
             raise NotFast
-        return [_value(item) for item in typed[0]]
+        return [_value(item, depth + 1) for item in typed[0]]
     if tag == "nil" and not len(typed):
         return None
     raise NotFast  # base64, dateTime.iso8601, Apache extensions...
@@ -104,10 +125,9 @@ def loads_call(body: bytes) -> tuple[str, tuple[Any, ...]]:
     """``(methodName, params)`` of a ``methodCall``, as ``xmlrpc.client.loads(use_builtin_types=True)``."""
     parser = XMLParser()
     try:
-        # In slices: one C call over a big multicall would hold the GIL for milliseconds, and the I/O
-        # thread (a listener's READY, a child's exit) would wait that long for it.
-        for start in range(0, len(body), PARSE_SLICE):
-            parser.feed(body[start : start + PARSE_SLICE])
+        # In one feed: expat re-scans an unfinished token on every feed, so a body fed in slices took
+        # quadratic time (12 MB of one token: 15 s of a blocked hub). The body cap bounds this one call.
+        parser.feed(body)
         root = parser.close()
     except ParseError:
         raise NotFast from None

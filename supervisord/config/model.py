@@ -163,6 +163,11 @@ class InetHttpServerConfig:
     username: str | None = None
     password: str | None = None  # plain text or "{SHA}" + hex sha1
     metrics_auth: bool = True  # False: GET /metrics answers without credentials (for scrapers)
+    request_maxbytes: int = 10 * 1024 * 1024  # larger bodies get 413 (0: no cap)
+    header_timeout: float = 60.0  # seconds a new connection has to send its request head (0: no limit)
+    idle_timeout: float = (
+        1800.0  # seconds a kept-alive connection may wait for its next request (0: no limit)
+    )
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,9 @@ class UnixHttpServerConfig:
     chown: str | None = None  # "user" or "user:group"
     username: str | None = None
     password: str | None = None
+    request_maxbytes: int = 10 * 1024 * 1024
+    header_timeout: float = 60.0
+    idle_timeout: float = 1800.0
 
 
 @dataclass(frozen=True)

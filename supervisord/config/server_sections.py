@@ -48,9 +48,13 @@ SUPERVISORD_KEYS = frozenset(
         "watch_poll_interval",
     }
 )
-UNIX_HTTP_KEYS = frozenset({"file", "chmod", "chown", "username", "password"})
+# Ours (web/connections.py), in both server sections: what one client may cost.
+_LIMIT_KEYS = frozenset({"request_maxbytes", "header_timeout", "idle_timeout"})
+UNIX_HTTP_KEYS = frozenset({"file", "chmod", "chown", "username", "password"}) | _LIMIT_KEYS
 # nodename, remotes: the Go GUI's; metrics_auth = false opens GET /metrics to scrapers
-INET_HTTP_KEYS = frozenset({"port", "username", "password", "nodename", "remotes", "metrics_auth"})
+INET_HTTP_KEYS = (
+    frozenset({"port", "username", "password", "nodename", "remotes", "metrics_auth"}) | _LIMIT_KEYS
+)
 CTL_KEYS = frozenset({"serverurl", "username", "password", "prompt", "history_file"})
 _NO_PAIRS: tuple[tuple[str, str], ...] = ()
 _AUTH_ERROR = (
@@ -133,6 +137,9 @@ def unix_http_server_section(ctx: LoadContext, doc: IniDocument) -> UnixHttpServ
         chown=chown,
         username=username,
         password=password,
+        request_maxbytes=_request_maxbytes(r, names),
+        header_timeout=r.parse("header_timeout", v.parse_seconds, names, InetHttpServerConfig.header_timeout),
+        idle_timeout=r.parse("idle_timeout", v.parse_seconds, names, InetHttpServerConfig.idle_timeout),
     )
 
 
@@ -148,8 +155,20 @@ def inet_http_server_section(ctx: LoadContext, doc: IniDocument) -> InetHttpServ
     username, password = _auth(r, names)
     metrics_auth = r.parse("metrics_auth", v.parse_bool, names, True)
     return InetHttpServerConfig(
-        host=host, port=port, username=username, password=password, metrics_auth=metrics_auth
+        host=host,
+        port=port,
+        username=username,
+        password=password,
+        metrics_auth=metrics_auth,
+        request_maxbytes=_request_maxbytes(r, names),
+        header_timeout=r.parse("header_timeout", v.parse_seconds, names, InetHttpServerConfig.header_timeout),
+        idle_timeout=r.parse("idle_timeout", v.parse_seconds, names, InetHttpServerConfig.idle_timeout),
     )
+
+
+def _request_maxbytes(r: SectionReader, names: ExpansionNames) -> int:
+    """The largest request body a client may send (0: no cap); beyond it, 413."""
+    return r.parse("request_maxbytes", v.parse_byte_size, names, InetHttpServerConfig.request_maxbytes)
 
 
 def supervisorctl_section(ctx: LoadContext, doc: IniDocument) -> CtlConfig:
