@@ -17,14 +17,14 @@ from supervisord.config.loader import find_config, load_config
 from supervisord.config.model import Config
 from supervisord.web.server import ListenError, bind_listeners
 
-SUBCOMMANDS = ("version", "ctl", "service", "check")
+SUBCOMMANDS = ("version", "ctl", "service", "check", "init")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="supervisord",
         description="A process control system (drop-in for Supervisor 4).",
-        epilog="subcommands: version, check, service, ctl <command> … (`supervisord ctl -h`)",
+        epilog="subcommands: version, check, init, service, ctl <command> … (`supervisord ctl -h`)",
     )
     p.add_argument("-c", "--configuration", metavar="FILE", help="configuration file")
     p.add_argument("-n", "--nodaemon", action="store_true", help="run in the foreground (the default)")
@@ -210,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ctl_main(opts.args, configuration=opts.configuration)
     if opts.command == "check":
         return run_check(opts)
+    if opts.command == "init":
+        from supervisord.initconf import main as init_main
+
+        return init_main(opts.args)
     if opts.command == "service":
         from supervisord.service import main as service_main
 
