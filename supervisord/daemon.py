@@ -30,7 +30,7 @@ from supervisord.logtargets import clear_auto_logs
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
-from supervisord.runtime.reaper import OrphanReaper
+from supervisord.runtime.reaper import OrphanReaper, become_subreaper
 from supervisord.runtime.spawn import ManagedPids
 from supervisord.web.app import build_app
 from supervisord.web.server import Listeners, start_http_servers
@@ -175,7 +175,7 @@ def _install_signals(state: dict[str, Daemon]) -> None:
 
 
 def watch_orphans(ioloop: IOLoop, reaper: Callable[[], None]) -> None:
-    """As PID 1, run ``reaper`` on the I/O thread whenever a SIGCHLD arrives.
+    """As PID 1 or a child subreaper, run ``reaper`` on the I/O thread whenever a SIGCHLD arrives.
 
     The kernel hands a process-wide signal to whichever thread does not block it, so waiting for the main
     thread to run a Python handler could leave zombies until the hub next woke. The C-level handler writes
@@ -222,7 +222,7 @@ def serve(
     sys.setswitchinterval(float(os.environ.get("SUPERVISORD_SWITCH_INTERVAL", "0.0005")))
     pids = ManagedPids()
     ioloop = IOLoop()
-    if os.getpid() == 1:
+    if os.getpid() == 1 or become_subreaper():
         watch_orphans(ioloop, OrphanReaper(pids, logger))
     ioloop.start()
     try:
