@@ -32,6 +32,7 @@ from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
 from supervisord.runtime.reaper import OrphanReaper, become_subreaper
 from supervisord.runtime.spawn import ManagedPids
+from supervisord.sdnotify import Notifier
 from supervisord.web.app import build_app
 from supervisord.web.server import Listeners, start_http_servers
 
@@ -86,6 +87,7 @@ class Daemon:
         self.ctx: RuntimeContext | None = None
         # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
         self.on_ready: Callable[[], None] | None = None
+        self.on_stop: Callable[[str], None] | None = None  # called with the mood once a stop is requested
 
     # -- requests from signals or RPC (hub thread) --
 
@@ -142,6 +144,8 @@ class Daemon:
                 self.on_ready()
                 self.on_ready = None
             self.stop_event.wait()
+            if self.on_stop is not None:
+                self.on_stop(self.mood)
             if self.mood == RESTART:
                 self.logger.info("received SIGHUP indicating restart request")
             done = self.supervisor.ask(BeginShutdown(), timeout=10)
@@ -220,6 +224,7 @@ def serve(
     # Actors hand work to each other across threads; with CPython's default 5 ms GIL switch interval a
     # thread woken by a message can wait that long behind a busy one (the hub parsing a request flood).
     sys.setswitchinterval(float(os.environ.get("SUPERVISORD_SWITCH_INTERVAL", "0.0005")))
+    notifier = Notifier.from_environ()  # before any child copies the environment
     pids = ManagedPids()
     ioloop = IOLoop()
     if os.getpid() == 1 or become_subreaper():
@@ -239,7 +244,8 @@ def serve(
         while True:
             daemon = Daemon(config, logger, load, listeners)
             state["daemon"] = daemon
-            daemon.on_ready, ready = ready, None  # only the first run reports readiness
+            daemon.on_ready, ready = _ready_hook(ready, notifier), None  # -d's readiness: first run only
+            daemon.on_stop = lambda mood: notifier.reloading() if mood == RESTART else notifier.stopping()
             mood = daemon.run(ioloop, pids)
             if mood != RESTART:
                 break
@@ -260,6 +266,17 @@ def serve(
     logger.info("supervisord stopped")
     logging.shutdown()
     return 0
+
+
+def _ready_hook(detached: Callable[[], None] | None, notifier: Notifier) -> Callable[[], None]:
+    """Tell ``-d``'s launching process (first run only) and systemd (every run, also after a reload)."""
+
+    def ready() -> None:
+        if detached is not None:
+            detached()
+        notifier.ready()
+
+    return ready
 
 
 def apply_overrides(config: Config, **overrides: Any) -> Config:
