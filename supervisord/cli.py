@@ -198,6 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = build_parser().parse_args(argv)
     if opts.version or opts.command == "version":
         print(__version__)
+        if opts.command == "version" and getattr(sys, "frozen", False):
+            from supervisord.buildinfo import describe
+
+            print(describe())  # the binary says how it was built (a package keeps Go's one-line output)
         return 0
     if opts.env_file:
         try:
