@@ -146,3 +146,11 @@ def test_check_of_a_missing_file_or_a_file_without_supervisord_section(tmp_path:
         f"{conf}:3: [program:x] autostart: expected a boolean (true/false, yes/no, on/off, 1/0), got 'sometimes'",
     ]
     assert os.listdir(tmp_path) == ["x.conf"]
+
+
+def test_the_shipped_example_configs_check_clean(tmp_path: Path) -> None:
+    examples = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.conf"))
+    assert examples
+    for conf in examples:
+        proc = run("check", "-c", str(conf), cwd=tmp_path)
+        assert proc.returncode == 0, f"{conf}: {proc.stdout}{proc.stderr}"
