@@ -199,7 +199,8 @@ def test_sysv_init_script_starts_reports_reloads_and_stops_the_daemon(tmp_path: 
         assert sh("reload").returncode == 0
         wait_for(lambda: "received SIGHUP" in (tmp_path / "sv.log").read_text(), what="reload")
         stopped = sh("stop")
-        assert (stopped.returncode, stopped.stdout.strip()) == (0, "supervisord stopped")
+        log = (tmp_path / "sv.log").read_text()
+        assert (stopped.returncode, stopped.stdout.strip()) == (0, "supervisord stopped"), log
         assert not os.path.exists(f"/proc/{pid}") or b"Z" in Path(f"/proc/{pid}/stat").read_bytes()
         assert sh("status").returncode == 3
         wait_for(lambda: not tagged_pids(tag), 5, what="nothing left running")
