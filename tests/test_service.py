@@ -197,7 +197,11 @@ def test_sysv_init_script_starts_reports_reloads_and_stops_the_daemon(tmp_path: 
         )
         assert sh("start").stdout.strip() == "supervisord is already running"
         assert sh("reload").returncode == 0
-        wait_for(lambda: "received SIGHUP" in (tmp_path / "sv.log").read_text(), what="reload")
+        wait_for(
+            lambda: (tmp_path / "sv.log").read_text().count("success: sleeper entered RUNNING") == 2,
+            30,
+            what="the reload to finish",
+        )
         stopped = sh("stop")
         log = (tmp_path / "sv.log").read_text()
         assert (stopped.returncode, stopped.stdout.strip()) == (0, "supervisord stopped"), log
