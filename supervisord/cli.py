@@ -17,14 +17,14 @@ from supervisord.config.loader import find_config, load_config
 from supervisord.config.model import Config
 from supervisord.web.server import ListenError, bind_listeners
 
-SUBCOMMANDS = ("version", "ctl", "service")
+SUBCOMMANDS = ("version", "ctl", "service", "check", "init")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="supervisord",
         description="A process control system (drop-in for Supervisor 4).",
-        epilog="subcommands: version, ctl <command> … (see `supervisord ctl -h`)",
+        epilog="subcommands: version, check, init, service, ctl <command> … (`supervisord ctl -h`)",
     )
     p.add_argument("-c", "--configuration", metavar="FILE", help="configuration file")
     p.add_argument("-n", "--nodaemon", action="store_true", help="run in the foreground (the default)")
@@ -168,10 +168,40 @@ def run_daemon(opts: argparse.Namespace) -> int:
     )
 
 
+def run_check(opts: argparse.Namespace) -> int:
+    """``supervisord check [-c FILE]``: print every config error as ``file:line: [section] key: problem``.
+
+    Exits 0 when the daemon would load the file, 2 otherwise (the daemon's own exit code for a bad config).
+    """
+    from supervisord.config.check import check_config
+
+    p = argparse.ArgumentParser(prog="supervisord check", description="Check a config file and its includes.")
+    p.add_argument("-c", "--configuration", metavar="FILE", help="configuration file")
+    sub = p.parse_args(opts.args)
+    path = config_path(sub.configuration or opts.configuration)
+    if path is None:
+        return fail("No config file found at default paths; use -c FILE")
+    result = check_config(path)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for error in result.errors:
+        print(error)
+    if result.errors:
+        print(f"{path}: {len(result.errors)} error(s)", file=sys.stderr)
+        return 2
+    files = 1 + len(result.included_files)
+    print(f"{path}: OK ({files} file(s), {result.programs} process(es))", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     opts = build_parser().parse_args(argv)
     if opts.version or opts.command == "version":
         print(__version__)
+        if opts.command == "version" and getattr(sys, "frozen", False):
+            from supervisord.buildinfo import describe
+
+            print(describe())  # the binary says how it was built (a package keeps Go's one-line output)
         return 0
     if opts.env_file:
         try:
@@ -182,6 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from supervisord.ctl import main as ctl_main
 
         return ctl_main(opts.args, configuration=opts.configuration)
+    if opts.command == "check":
+        return run_check(opts)
+    if opts.command == "init":
+        from supervisord.initconf import main as init_main
+
+        return init_main(opts.args)
     if opts.command == "service":
         from supervisord.service import main as service_main
 

@@ -34,8 +34,9 @@ from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
 from supervisord.runtime.leftovers import stop_leftovers
-from supervisord.runtime.reaper import OrphanReaper
+from supervisord.runtime.reaper import OrphanReaper, become_subreaper
 from supervisord.runtime.spawn import ManagedPids
+from supervisord.sdnotify import Notifier
 from supervisord.web.app import build_app
 from supervisord.web.server import ListenError, Listeners, rebind_listeners, start_http_servers
 
@@ -91,6 +92,7 @@ class Daemon:
         self.ctx: RuntimeContext | None = None
         # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
         self.on_ready: Callable[[], None] | None = None
+        self.on_stop: Callable[[str], None] | None = None  # called with the mood once a stop is requested
 
     # -- requests from signals or RPC (hub thread) --
 
@@ -151,6 +153,8 @@ class Daemon:
                 self.on_ready()
                 self.on_ready = None
             self.stop_event.wait()
+            if self.on_stop is not None:
+                self.on_stop(self.mood)
             done = self.supervisor.ask(BeginShutdown(), timeout=10)
             try:
                 done.get(timeout=shutdown_budget(self.config))
@@ -192,7 +196,7 @@ def _install_signals(state: dict[str, Daemon]) -> None:
 
 
 def watch_orphans(ioloop: IOLoop, reaper: Callable[[], None]) -> None:
-    """As PID 1, run ``reaper`` on the I/O thread whenever a SIGCHLD arrives.
+    """As PID 1 or a child subreaper, run ``reaper`` on the I/O thread whenever a SIGCHLD arrives.
 
     The kernel hands a process-wide signal to whichever thread does not block it, so waiting for the main
     thread to run a Python handler could leave zombies until the hub next woke. The C-level handler writes
@@ -238,9 +242,10 @@ def serve(
     # Actors hand work to each other across threads; with CPython's default 5 ms GIL switch interval a
     # thread woken by a message can wait that long behind a busy one (the hub parsing a request flood).
     sys.setswitchinterval(float(os.environ.get("SUPERVISORD_SWITCH_INTERVAL", "0.0005")))
+    notifier = Notifier.from_environ()  # before any child copies the environment
     pids = ManagedPids()
     ioloop = IOLoop()
-    if os.getpid() == 1:
+    if os.getpid() == 1 or become_subreaper():
         watch_orphans(ioloop, OrphanReaper(pids, logger))
     ioloop.start()
     outlet.attach_stdio(ioloop)  # from here on, the loop drains what a slow stdout could not take
@@ -258,7 +263,8 @@ def serve(
         while True:
             daemon = Daemon(config, logger, load, listeners)
             state["daemon"] = daemon
-            daemon.on_ready, ready = ready, None  # only the first run reports readiness
+            daemon.on_ready, ready = _ready_hook(ready, notifier), None  # -d's readiness: first run only
+            daemon.on_stop = lambda mood: notifier.reloading() if mood == RESTART else notifier.stopping()
             mood = daemon.run(ioloop, pids)
             if mood != RESTART:
                 break
@@ -282,6 +288,17 @@ def serve(
     logging.shutdown()
     outlet.flush_stdio(timeout=STDIO_FLUSH_TIMEOUT)
     return 0
+
+
+def _ready_hook(detached: Callable[[], None] | None, notifier: Notifier) -> Callable[[], None]:
+    """Tell ``-d``'s launching process (first run only) and systemd (every run, also after a reload)."""
+
+    def ready() -> None:
+        if detached is not None:
+            detached()
+        notifier.ready()
+
+    return ready
 
 
 def apply_overrides(config: Config, **overrides: Any) -> Config:

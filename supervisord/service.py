@@ -1,17 +1,19 @@
 """``supervisord service install|uninstall|start|stop``: run supervisord under systemd (the Go README's
-"注册服务").
+"注册服务"), or from a plain init script (``--sysv``) where there is no systemd.
 
 systemd is the supervisor of supervisord here, so the unit runs it in the foreground (``-n``) with
-``KillMode=mixed``: SIGTERM goes to supervisord alone, which stops its children in priority order, and only
-what is left after the stop timeout is SIGKILLed as a group. ``--root DIR`` (or ``SUPERVISORD_SERVICE_ROOT``)
-writes under another root without touching systemd, for packaging and tests; ``SUPERVISORD_SYSTEMCTL`` names
-the systemctl to run.
+``Type=notify`` (the daemon says READY=1 once its first autostart wave has forked and HTTP listens, see
+:mod:`supervisord.sdnotify`) and ``KillMode=mixed``: SIGTERM goes to supervisord alone, which stops its
+children in priority order, and only what is left after the stop timeout is SIGKILLed as a group.
+``--root DIR`` (or ``SUPERVISORD_SERVICE_ROOT``) writes under another root without touching systemd, for
+packaging and tests; ``SUPERVISORD_SYSTEMCTL`` names the systemctl to run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from collections.abc import Sequence
 
 SERVICE_NAME = "supervisord"
 UNIT_DIR = os.path.join("etc", "systemd", "system")
+INIT_DIR = os.path.join("etc", "init.d")
+SYSTEMD_RUNNING = "/run/systemd/system"  # exists exactly when systemd is the running init (sd_booted)
 
 
 def systemd_quote(word: str) -> str:
@@ -79,7 +83,7 @@ def render_unit(config: str, env_file: str | None = None, *, minfds: int = 1024,
         "After=network.target\n"
         "\n"
         "[Service]\n"
-        "Type=simple\n"
+        "Type=notify\n"
         f"ExecStart={exec_start}\n"
         "ExecReload=/bin/kill -HUP $MAINPID\n"
         "KillMode=mixed\n"
@@ -98,9 +102,87 @@ def unit_path(root: str) -> str:
     return os.path.join(root, UNIT_DIR, f"{SERVICE_NAME}.service")
 
 
+def init_script_path(root: str) -> str:
+    return os.path.join(root, INIT_DIR, SERVICE_NAME)
+
+
+_INIT_SCRIPT = """\
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          supervisord
+# Required-Start:    $remote_fs $network
+# Required-Stop:     $remote_fs $network
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: supervisord-py process control system
+### END INIT INFO
+# Written by `supervisord service install --sysv`, for hosts without systemd.
+COMMAND={command}
+PIDFILE={pidfile}
+STOP_TIMEOUT={timeout}
+
+running() {{
+    [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+}}
+
+case "$1" in
+start)
+    if running; then echo "supervisord is already running"; exit 0; fi
+    # -d returns once the daemon serves, or with its error and a non-zero status.
+    $COMMAND -d || exit 1
+    echo "supervisord started"
+    ;;
+stop)
+    if ! running; then echo "supervisord is not running"; exit 0; fi
+    pid=$(cat "$PIDFILE")
+    kill -TERM "$pid"
+    ticks=0
+    while kill -0 "$pid" 2>/dev/null; do
+        ticks=$((ticks + 1))
+        if [ "$ticks" -gt $((STOP_TIMEOUT * 10)) ]; then echo "supervisord did not stop"; exit 1; fi
+        sleep 0.1 2>/dev/null || sleep 1
+    done
+    echo "supervisord stopped"
+    ;;
+restart|force-reload)
+    "$0" stop && "$0" start
+    ;;
+reload)
+    running && kill -HUP "$(cat "$PIDFILE")"
+    ;;
+status)
+    if running; then echo "supervisord is running (pid $(cat "$PIDFILE"))"; exit 0; fi
+    echo "supervisord is not running"
+    exit 3
+    ;;
+*)
+    echo "Usage: $0 {{start|stop|restart|reload|force-reload|status}}" >&2
+    exit 2
+    ;;
+esac
+"""
+
+
+def render_init_script(config: str, pidfile: str, env_file: str | None = None, timeout: int = 60) -> str:
+    """A POSIX sh init script that runs ``config`` daemonized (``-d``) and stops it by its pidfile."""
+    argv = [*supervisord_command(), "-c", config]
+    if env_file:
+        argv += ["--env-file", env_file]
+    command = shlex.quote(" ".join(shlex.quote(word) for word in argv))
+    return _INIT_SCRIPT.format(command=command, pidfile=shlex.quote(pidfile), timeout=timeout)
+
+
 def _systemctl(*args: str) -> int:
-    """Run systemctl, reporting failure on stderr; returns its exit status (127 when it is missing)."""
-    exe = os.environ.get("SUPERVISORD_SYSTEMCTL") or shutil.which("systemctl")
+    """Run systemctl, reporting failure on stderr; returns its exit status (127 without systemd)."""
+    exe = os.environ.get("SUPERVISORD_SYSTEMCTL")
+    if not exe and not os.path.isdir(SYSTEMD_RUNNING):
+        print(
+            f"Error: systemd is not running on this host (no {SYSTEMD_RUNNING}); use "
+            "`supervisord service install --sysv` for an init script, or run `supervisord -d`",
+            file=sys.stderr,
+        )
+        return 127
+    exe = exe or shutil.which("systemctl")
     if not exe:
         print("Error: systemctl not found (supervisord service needs systemd)", file=sys.stderr)
         return 127
@@ -110,7 +192,7 @@ def _systemctl(*args: str) -> int:
     return result.returncode
 
 
-def install(root: str, configuration: str | None, env_file: str | None) -> int:
+def install(root: str, configuration: str | None, env_file: str | None, sysv: bool = False) -> int:
     from supervisord.config.errors import ConfigError
     from supervisord.config.loader import find_config, load_config
 
@@ -127,12 +209,10 @@ def install(root: str, configuration: str | None, env_file: str | None) -> int:
     except ConfigError as exc:
         print(f"Failed to install service {SERVICE_NAME}: {exc}", file=sys.stderr)
         return 1
-    text = render_unit(
-        config,
-        os.path.abspath(env_file) if env_file else None,
-        minfds=settings.minfds,
-        minprocs=settings.minprocs,
-    )
+    env = os.path.abspath(env_file) if env_file else None
+    if sysv:
+        return _install_init_script(root, config, env)
+    text = render_unit(config, env, minfds=settings.minfds, minprocs=settings.minprocs)
     path = unit_path(root)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -149,12 +229,36 @@ def install(root: str, configuration: str | None, env_file: str | None) -> int:
     return 0
 
 
-def uninstall(root: str) -> int:
-    path = unit_path(root)
+def _install_init_script(root: str, config: str, env_file: str | None) -> int:
+    """Write /etc/init.d/supervisord; the pidfile it stops by comes from the config, loaded now."""
+    from supervisord.config.errors import ConfigError
+    from supervisord.config.loader import load_config
+
+    try:
+        pidfile = load_config(config).supervisord.pidfile
+    except ConfigError as exc:
+        print(f"Failed to install service {SERVICE_NAME}: {exc}", file=sys.stderr)
+        return 1
+    path = init_script_path(root)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as fh:
+            fh.write(render_init_script(config, pidfile, env_file))
+        os.chmod(path + ".tmp", 0o755)
+        os.replace(path + ".tmp", path)
+    except OSError as exc:
+        print(f"Failed to install service {SERVICE_NAME}: {exc}", file=sys.stderr)
+        return 1
+    print(f"Succeed to install service {SERVICE_NAME} ({path})")
+    return 0
+
+
+def uninstall(root: str, sysv: bool = False) -> int:
+    path = init_script_path(root) if sysv else unit_path(root)
     if not os.path.exists(path):
         print(f"Failed to uninstall service {SERVICE_NAME}: {path} does not exist", file=sys.stderr)
         return 1
-    if root == "/":
+    if root == "/" and not sysv:
         _systemctl("stop", SERVICE_NAME)
         _systemctl("disable", SERVICE_NAME)
     try:
@@ -162,13 +266,21 @@ def uninstall(root: str) -> int:
     except OSError as exc:
         print(f"Failed to uninstall service {SERVICE_NAME}: {exc}", file=sys.stderr)
         return 1
-    if root == "/":
+    if root == "/" and not sysv:
         _systemctl("daemon-reload")
     print(f"Succeed to uninstall service {SERVICE_NAME}")
     return 0
 
 
 def control(action: str) -> int:
+    """``systemctl start|stop``; without systemd, the init script ``--sysv`` installed, if any."""
+    script = init_script_path("/")
+    if (
+        not os.environ.get("SUPERVISORD_SYSTEMCTL")
+        and not os.path.isdir(SYSTEMD_RUNNING)
+        and os.path.isfile(script)
+    ):
+        return subprocess.run(["/bin/sh", script, action], check=False).returncode
     if _systemctl(action, SERVICE_NAME):
         print(f"Failed to {action} service {SERVICE_NAME}", file=sys.stderr)
         return 1
@@ -185,10 +297,11 @@ def main(args: Sequence[str], configuration: str | None = None, env_file: str | 
         help="install under this root instead of / (systemctl is not called then)",
     )
     p.add_argument("-c", "--configuration", metavar="FILE", help="config file the service runs with")
+    p.add_argument("--sysv", action="store_true", help="an /etc/init.d script instead of a systemd unit")
     opts = p.parse_args(list(args))
     root = os.path.abspath(opts.root)
     if opts.action == "install":
-        return install(root, opts.configuration or configuration, env_file)
+        return install(root, opts.configuration or configuration, env_file, opts.sysv)
     if opts.action == "uninstall":
-        return uninstall(root)
+        return uninstall(root, opts.sysv)
     return control(opts.action)

@@ -25,7 +25,8 @@ import kit  # noqa: E402
 # Every scenario of the kit runs; add a name here only with a reason.
 NOT_YET: set[str] = set()
 REF = f"{sys.executable} -m supervisor.supervisord"
-CAND = f"{sys.executable} -m supervisord"
+# SUPERVISORD_CONFORMANCE_CANDIDATE=dist/supervisord runs the kit against the one-file binary instead.
+CAND = os.environ.get("SUPERVISORD_CONFORMANCE_CANDIDATE") or f"{sys.executable} -m supervisord"
 SCENARIO_TIMEOUT = 100
 
 pytestmark = pytest.mark.skipif(

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from harness import TAG_VAR, tagged_pids, wait_for
 
 from supervisord.service import default_nproc, render_unit, systemd_quote
 
@@ -45,7 +49,8 @@ def test_install_writes_a_foreground_unit_for_the_absolute_config(tmp_path: Path
     assert os.path.dirname(program) == os.path.dirname(sys.executable) or program == sys.executable
     assert keys["KillMode"] == "mixed"
     assert keys["Restart"] == "on-failure"
-    assert keys["Type"] == "simple"
+    assert keys["Type"] == "notify"
+    assert keys["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert keys["WantedBy"] == "multi-user.target"
     assert oct(unit.stat().st_mode & 0o777) == "0o644"
 
@@ -157,3 +162,87 @@ def test_install_refuses_a_config_that_does_not_load(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Failed to install service supervisord" in proc.stderr and "minfds" in proc.stderr
     assert not (root / UNIT).exists()
+
+
+@pytest.mark.skipif(
+    not shutil.which("systemd-analyze"), reason="systemd-analyze missing (apt package systemd)"
+)
+def test_the_generated_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    (tmp_path / "supervisord.conf").write_text("[supervisord]\n")
+    root = tmp_path / "root"
+    assert (
+        run("-c", "supervisord.conf", "service", "install", "--root", str(root), cwd=tmp_path).returncode == 0
+    )
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(root / UNIT)], capture_output=True, text=True, timeout=60
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stderr.strip() == "", verify.stderr
+    # The same check fails on a broken unit, so it does look at ours.
+    broken = tmp_path / "broken.service"
+    broken.write_text((root / UNIT).read_text().replace("Type=notify", "Type=notifyy"))
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(broken)], capture_output=True, text=True, timeout=60
+    )
+    assert "Failed to parse service type" in verify.stderr
+
+
+@pytest.mark.skipif(
+    os.path.isdir("/run/systemd/system"), reason="systemd runs here: start would really start"
+)
+def test_start_without_systemd_is_a_clear_error(tmp_path: Path) -> None:
+    proc = run("service", "start", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Error: systemd is not running on this host (no /run/systemd/system)" in proc.stderr
+    assert "--sysv" in proc.stderr
+
+
+def test_sysv_init_script_starts_reports_reloads_and_stops_the_daemon(tmp_path: Path) -> None:
+    conf = tmp_path / "supervisord.conf"
+    pidfile = tmp_path / "sv.pid"
+    conf.write_text(
+        f"[supervisord]\nlogfile = {tmp_path}/sv.log\npidfile = {pidfile}\n"
+        f"[unix_http_server]\nfile = {tmp_path}/sv.sock\n"
+        "[program:sleeper]\ncommand = sleep 1000\nstartsecs = 0\n"
+    )
+    root = tmp_path / "root"
+    proc = run("-c", str(conf), "service", "install", "--sysv", "--root", str(root), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    script = root / "etc/init.d/supervisord"
+    assert oct(script.stat().st_mode & 0o777) == "0o755"
+    tag = f"sysv-{os.getpid()}"
+    env = {**os.environ, TAG_VAR: tag}
+
+    def sh(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", str(script), action], capture_output=True, text=True, timeout=90, env=env, cwd=tmp_path
+        )
+
+    try:
+        assert sh("status").returncode == 3
+        started = sh("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        pid = int(pidfile.read_text())
+        status = sh("status")
+        assert (status.returncode, status.stdout.strip()) == (0, f"supervisord is running (pid {pid})")
+        wait_for(
+            lambda: "success: sleeper entered RUNNING" in (tmp_path / "sv.log").read_text(), what="running"
+        )
+        assert sh("start").stdout.strip() == "supervisord is already running"
+        assert sh("reload").returncode == 0
+        wait_for(
+            lambda: (tmp_path / "sv.log").read_text().count("success: sleeper entered RUNNING") == 2,
+            30,
+            what="the reload to finish",
+        )
+        stopped = sh("stop")
+        log = (tmp_path / "sv.log").read_text()
+        assert (stopped.returncode, stopped.stdout.strip()) == (0, "supervisord stopped"), log
+        assert not os.path.exists(f"/proc/{pid}") or b"Z" in Path(f"/proc/{pid}/stat").read_bytes()
+        assert sh("status").returncode == 3
+        wait_for(lambda: not tagged_pids(tag), 5, what="nothing left running")
+    finally:
+        for leftover in tagged_pids(tag):
+            os.kill(leftover, 9)
+    assert run("service", "uninstall", "--sysv", "--root", str(root), cwd=tmp_path).returncode == 0
+    assert not script.exists()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 
 class ConfigError(Exception):
     """A configuration problem, located as precisely as the parser knows.
@@ -37,3 +41,37 @@ class ConfigError(Exception):
         if self.key:
             what += f"{self.key}: "
         return f"{where}{what}{self.message}"
+
+
+# ``supervisord check`` wants every error, the daemon only the first: while a list is installed here, the
+# places that can carry on after an error (a bad key falls back to its default, a bad section is skipped)
+# record it instead of raising, and the loader goes on to find the next one.
+_sink: ContextVar[list[ConfigError] | None] = ContextVar("config_error_sink", default=None)
+
+
+@contextmanager
+def collect_errors() -> Iterator[list[ConfigError]]:
+    """Within this block, :func:`report` records errors in the yielded list instead of raising them."""
+    errors: list[ConfigError] = []
+    token = _sink.set(errors)
+    try:
+        yield errors
+    finally:
+        _sink.reset(token)
+
+
+def report(error: ConfigError) -> None:
+    """Raise ``error``, or only record it when :func:`collect_errors` is active (the caller carries on)."""
+    sink = _sink.get()
+    if sink is None:
+        raise error from None
+    sink.append(error)
+
+
+@contextmanager
+def skip_on_error() -> Iterator[None]:
+    """Run one self-contained step (a section); while collecting, its error is recorded, the step skipped."""
+    try:
+        yield
+    except ConfigError as exc:
+        report(exc)

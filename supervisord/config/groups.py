@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from supervisord.config import values as v
 from supervisord.config.context import LoadContext
-from supervisord.config.errors import ConfigError
+from supervisord.config.errors import ConfigError, report, skip_on_error
 from supervisord.config.ini import IniDocument
 from supervisord.config.model import GroupConfig, GroupKind, ProcessConfig, SupervisordConfig
 from supervisord.config.programs import ProgramSection, build_pool, build_processes, program_sections
@@ -48,24 +48,28 @@ def build_groups(ctx: LoadContext, doc: IniDocument, sup: SupervisordConfig) -> 
             )
         seen[name] = section.name
 
+    # Each group is one step: while collecting errors (``supervisord check``) a bad one is skipped.
     for group in group_sections:
-        claim(group.name, group.reader)
-        processes: list[ProcessConfig] = []
-        for member in group.members:
-            processes.extend(build_processes(ctx, programs[member], group.name, sup))
-        _check_unique_processes(group.name, processes, group.reader)
-        processes.sort(key=lambda proc: proc.priority)
-        groups.append(GroupConfig(group.name, GroupKind.GROUP, group.priority, tuple(processes)))
+        with skip_on_error():
+            claim(group.name, group.reader)
+            processes: list[ProcessConfig] = []
+            for member in group.members:
+                processes.extend(build_processes(ctx, programs[member], group.name, sup))
+            _check_unique_processes(group.name, processes, group.reader)
+            processes.sort(key=lambda proc: proc.priority)
+            groups.append(GroupConfig(group.name, GroupKind.GROUP, group.priority, tuple(processes)))
     for program in programs.values():
         if program.name in grouped and not program.listener:
             continue
-        claim(program.name, program.reader)
-        processes = build_processes(ctx, program, program.name, sup)
-        _check_unique_processes(program.name, processes, program.reader)
-        pool = build_pool(ctx, program) if program.listener else None
-        kind = GroupKind.EVENTLISTENER if program.listener else GroupKind.PROGRAM
-        groups.append(GroupConfig(program.name, kind, processes[0].priority, tuple(processes), pool))
-    _check_depends_on(programs, groups)
+        with skip_on_error():
+            claim(program.name, program.reader)
+            processes = build_processes(ctx, program, program.name, sup)
+            _check_unique_processes(program.name, processes, program.reader)
+            pool = build_pool(ctx, program) if program.listener else None
+            kind = GroupKind.EVENTLISTENER if program.listener else GroupKind.PROGRAM
+            groups.append(GroupConfig(program.name, kind, processes[0].priority, tuple(processes), pool))
+    with skip_on_error():
+        _check_depends_on(programs, groups)
     groups.sort(key=lambda group: (group.priority, group.name))
     return tuple(groups)
 
@@ -81,19 +85,24 @@ def _group_sections(
         if not sep or kind != "group":
             continue
         name = parse_section_name(section, suffix)
+        if name is None:
+            continue
         r = SectionReader(section)
         ctx.warn_unknown_keys(r, GROUP_KEYS)
         members = tuple(dict.fromkeys(r.parse("programs", v.parse_list, names, _NO_NAMES)))
-        for member in members:
-            program = programs.get(member)
-            if program is None or program.listener:
-                value = r.raw("programs")
-                known = ", ".join(sorted(p.name for p in programs.values() if not p.listener)) or "(none)"
-                raise ConfigError(
+        unknown = [m for m in members if m not in programs or programs[m].listener]
+        for member in unknown:
+            value = r.raw("programs")
+            known = ", ".join(sorted(p.name for p in programs.values() if not p.listener)) or "(none)"
+            report(
+                ConfigError(
                     f"[group:{name}] names unknown program {member} (expected one of: {known})",
                     file=value.file if value else section.file,
                     line=value.line if value else section.line,
                 )
+            )
+        if unknown:
+            continue
         priority = r.parse("priority", v.parse_int, names, 999)
         result.append(_GroupSection(name, priority, members, r))
     return result

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from supervisord.config.errors import ConfigError
+from supervisord.config.errors import ConfigError, report
 
 _COMMENT_PREFIXES = (";", "#")
 
@@ -125,12 +125,18 @@ def parse_ini(text: str, file: str) -> IniDocument:
         body = content.strip()
         if body.startswith("["):
             if not body.endswith("]") or len(body) < 3:
-                raise ConfigError(
-                    f"expected a section header like '[name]', got '{body}'", file=file, line=lineno
+                report(
+                    ConfigError(
+                        f"expected a section header like '[name]', got '{body}'", file=file, line=lineno
+                    )
                 )
+                current, cont_key = IniSection("", file, lineno), None  # outside doc: its keys are skipped
+                continue
             name = body[1:-1].strip()
             if not name:
-                raise ConfigError("expected a section name inside '[]', got '[]'", file=file, line=lineno)
+                report(ConfigError("expected a section name inside '[]', got '[]'", file=file, line=lineno))
+                current, cont_key = IniSection("", file, lineno), None
+                continue
             current = doc.sections.get(name)
             if current is None:
                 current = IniSection(name, file, lineno)
@@ -138,27 +144,25 @@ def parse_ini(text: str, file: str) -> IniDocument:
             cont_key = None
             continue
         if current is None:
-            raise ConfigError(
-                f"expected a section header like '[supervisord]' before any key, got '{body}'",
-                file=file,
-                line=lineno,
+            report(
+                ConfigError(
+                    f"expected a section header like '[supervisord]' before any key, got '{body}'",
+                    file=file,
+                    line=lineno,
+                )
             )
+            continue
         pair = _split_key_value(body)
-        if pair is None:
-            raise ConfigError(
-                f"expected 'key = value' or 'key: value', got '{body}'",
-                file=file,
-                line=lineno,
-                section=current.name,
+        if pair is None or not pair[0]:
+            expected = "'key = value' or 'key: value'" if pair is None else "a key name before '=' or ':'"
+            report(
+                ConfigError(
+                    f"expected {expected}, got '{body}'", file=file, line=lineno, section=current.name
+                )
             )
+            cont_key = None
+            continue
         key, value = pair
-        if not key:
-            raise ConfigError(
-                f"expected a key name before '=' or ':', got '{body}'",
-                file=file,
-                line=lineno,
-                section=current.name,
-            )
         cont_key = IniValue(value, file, lineno)
         current.values[key.lower()] = cont_key
     return doc

@@ -16,10 +16,10 @@ import shutil
 from collections.abc import Mapping
 
 from supervisord.config.context import LoadContext
-from supervisord.config.errors import ConfigError
+from supervisord.config.errors import ConfigError, report, skip_on_error
 from supervisord.config.groups import build_groups
 from supervisord.config.ini import IniDocument, read_ini
-from supervisord.config.model import Config
+from supervisord.config.model import Config, SupervisordConfig
 from supervisord.config.section import SectionReader
 from supervisord.config.server_sections import (
     inet_http_server_section,
@@ -89,11 +89,15 @@ def load_config(path: str, *, environ: Mapping[str, str] | None = None, cwd: str
     _check_sections(ctx, doc)
     section = doc.get("supervisord")
     if section is None:
-        raise ConfigError(
-            ".ini file does not include supervisord section (expected a [supervisord] section)",
-            file=ctx.path,
+        report(
+            ConfigError(
+                ".ini file does not include supervisord section (expected a [supervisord] section)",
+                file=ctx.path,
+            )
         )
-    supervisord = supervisord_section(ctx, SectionReader(section))
+        supervisord = SupervisordConfig()  # only reached while collecting: check the rest against defaults
+    else:
+        supervisord = supervisord_section(ctx, SectionReader(section))
     groups = build_groups(ctx, doc, supervisord)
     return Config(
         path=ctx.path,
@@ -120,9 +124,10 @@ def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[tuple[str, ...]
     ctx.warn_unknown_keys(reader, INCLUDE_KEYS)
     text = reader.expanded("files", ctx.node_names())
     if text is None or not text.strip():
-        raise reader.error(
-            "[include] section must define files (expected space-separated file globs)", "files"
+        report(
+            reader.error("[include] section must define files (expected space-separated file globs)", "files")
         )
+        return ()
     base_dir = reader.here("files")
     included: list[str] = []
     patterns: list[str] = []
@@ -137,7 +142,10 @@ def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[tuple[str, ...]
             if absolute != ctx.path and absolute not in included:
                 included.append(absolute)
     for file in included:
-        for sub in read_ini(file):
+        sub_doc = IniDocument()
+        with skip_on_error():
+            sub_doc = read_ini(file)
+        for sub in sub_doc:
             if sub.name == "include":
                 ctx.warnings.append(
                     f"{sub.file}:{sub.line}: [include] nested includes are not processed, ignored"
@@ -154,7 +162,10 @@ def _check_sections(ctx: LoadContext, doc: IniDocument) -> None:
         if section.name in _PLAIN_SECTIONS or (sep and kind in _PREFIXED_SECTIONS):
             continue
         if sep and kind == "fcgi-program":
-            raise SectionReader(section).error(
-                "fcgi-program sections are not supported (expected [program:x] instead)"
+            report(
+                SectionReader(section).error(
+                    "fcgi-program sections are not supported (expected [program:x] instead)"
+                )
             )
+            continue
         ctx.warnings.append(f"{section.file}:{section.line}: [{section.name}] unknown section, ignored")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from supervisord.config import values as v
 from supervisord.config.context import LoadContext
+from supervisord.config.errors import report
 from supervisord.config.expand import ExpansionNames
 from supervisord.config.model import LogDestination, LogKind, StreamLogConfig
 from supervisord.config.section import SectionReader
@@ -50,7 +51,7 @@ def stream_log_config(
             try:
                 v.require_parent_dir(dest.path)
             except ValueError as exc:
-                raise r.error(str(exc), key) from None
+                report(r.error(str(exc), key))
     maxbytes = r.parse(f"{stream}_logfile_maxbytes", v.parse_byte_size, names, DEFAULT_LOG_MAXBYTES)
     capture = r.parse(f"{stream}_capture_maxbytes", v.parse_byte_size, names, 0)
     if redirect:

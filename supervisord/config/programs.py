@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from supervisord import eventtypes
 from supervisord.config import values as v
 from supervisord.config.context import LoadContext
+from supervisord.config.errors import report
 from supervisord.config.expand import ExpansionNames, environ_names
 from supervisord.config.ini import IniDocument, IniValue
 from supervisord.config.model import (
@@ -96,14 +97,19 @@ def program_sections(ctx: LoadContext, doc: IniDocument) -> dict[str, ProgramSec
         if not sep or kind not in ("program", "eventlistener"):
             continue
         name = parse_section_name(section, suffix)
+        if name is None:
+            continue
         listener = kind == "eventlistener"
         own = SectionReader(section)
         ctx.warn_unknown_keys(own, EVENTLISTENER_KEYS if listener else PROGRAM_KEYS)
         if name in programs:
             other = programs[name].reader.name
-            raise own.error(
-                f"[{section.name}] and [{other}] define the same name '{name}' (expected unique names)"
+            report(
+                own.error(
+                    f"[{section.name}] and [{other}] define the same name '{name}' (expected unique names)"
+                )
             )
+            continue
         if listener:
             programs[name] = ProgramSection(name, own, True)
             continue
@@ -133,17 +139,22 @@ def build_processes(
     numprocs_start = r.parse("numprocs_start", v.int_at_least(0), base, 0)
     raw_name = r.raw("process_name")
     if numprocs > 1 and (raw_name is None or "%(process_num)" not in raw_name.value):
-        raise r.error("%(process_num) must be present within process_name when numprocs > 1", "process_name")
+        report(
+            r.error("%(process_num) must be present within process_name when numprocs > 1", "process_name")
+        )
+        numprocs = 1  # only reached while collecting errors: check the rest as one process
     stopasgroup = r.parse("stopasgroup", v.parse_bool, base, False)
     killasgroup = r.parse("killasgroup", v.parse_bool, base, stopasgroup)
     if stopasgroup and not killasgroup:
-        raise r.error("Cannot set stopasgroup=true and killasgroup=false", "killasgroup")
+        report(r.error("Cannot set stopasgroup=true and killasgroup=false", "killasgroup"))
     redirect_stderr = r.parse("redirect_stderr", v.parse_bool, base, False)
     if listener and redirect_stderr:
-        raise r.error(
-            "redirect_stderr=true is not allowed for event listeners "
-            "(expected false: stdout carries the listener protocol)",
-            "redirect_stderr",
+        report(
+            r.error(
+                "redirect_stderr=true is not allowed for event listeners "
+                "(expected false: stdout carries the listener protocol)",
+                "redirect_stderr",
+            )
         )
     user = r.checked_string("user", base, v.parse_user_spec)
     serverurl = r.string("serverurl", base)
@@ -198,7 +209,8 @@ def build_processes(
         merged.update(own_env)
         # command and log paths may also use the program's own variables.
         command_names: dict[str, str | int] = {**names, **environ_names(env_files, own_env)}
-        command = (r.expanded("command", command_names) or "").strip()
+        expanded = r.expanded("command", command_names)  # None: a reported expansion error (collecting)
+        command = (raw_command.value if expanded is None else expanded).strip()
         if not command:
             raise r.error("expected a command to run, got ''", "command")
         stdout = stream_log_config(ctx, r, "stdout", command_names, listener=listener, first=first)
@@ -278,7 +290,8 @@ def _env_files(ctx: LoadContext, r: SectionReader, names: ExpansionNames) -> tup
             try:
                 ctx.dotenv_cache[path] = v.read_dotenv(path)
             except ValueError as exc:
-                raise r.error(str(exc), "envfiles") from None
+                report(r.error(str(exc), "envfiles"))
+                ctx.dotenv_cache[path] = ()
         pairs.extend(ctx.dotenv_cache[path])
     return tuple(pairs)
 

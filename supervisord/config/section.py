@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from supervisord.config import values as v
-from supervisord.config.errors import ConfigError
+from supervisord.config.errors import ConfigError, report
 from supervisord.config.expand import ExpansionNames, expand
 from supervisord.config.ini import IniSection, IniValue
 
@@ -65,7 +65,11 @@ class SectionReader:
         full: dict[str, str | int] = dict(names)
         full["here"] = os.path.dirname(value.file)
         section = self.origins.get(key, self.name)
-        return expand(value.value, full, file=value.file, line=value.line, section=section, key=key)
+        try:
+            return expand(value.value, full, file=value.file, line=value.line, section=section, key=key)
+        except ConfigError as exc:
+            report(exc)  # only returns while collecting: the key then counts as absent
+            return None
 
     def expand_default(self, text: str, names: ExpansionNames, key: str) -> str:
         """Expand a built-in default (e.g. ``%(program_name)s``) as if written in the section header."""
@@ -81,7 +85,8 @@ class SectionReader:
         try:
             return parser(text)
         except ValueError as exc:
-            raise self.error(str(exc), key) from None
+            report(self.error(str(exc), key))  # only returns while collecting: fall back to the default
+            return default
 
     def string(self, key: str, names: ExpansionNames, default: str | None = None) -> str | None:
         """An optional free-text value; an empty value counts as unset."""
@@ -116,9 +121,13 @@ class SectionReader:
         return f"{value.file}:{value.line}: [{section}] {key}: {message}"
 
 
-def parse_section_name(section: IniSection, suffix: str) -> str:
-    """The ``x`` of ``[program:x]``/``[group:x]``, validated like a process name and located at the header."""
+def parse_section_name(section: IniSection, suffix: str) -> str | None:
+    """The ``x`` of ``[program:x]``/``[group:x]``, validated like a process name and located at the header.
+
+    None (only while collecting errors) means the section is to be skipped.
+    """
     try:
         return v.parse_name(suffix)
     except ValueError as exc:
-        raise SectionReader(section).error(str(exc)) from None
+        report(SectionReader(section).error(str(exc)))
+        return None

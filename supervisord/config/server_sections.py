@@ -12,6 +12,7 @@ import tempfile
 
 from supervisord.config import values as v
 from supervisord.config.context import LoadContext
+from supervisord.config.errors import report
 from supervisord.config.expand import ExpansionNames
 from supervisord.config.ini import IniDocument
 from supervisord.config.model import (
@@ -124,10 +125,13 @@ def unix_http_server_section(ctx: LoadContext, doc: IniDocument) -> UnixHttpServ
     names = ctx.env_names()
     file = r.string("file", names)
     if file is None:
-        raise r.error(
-            "section [unix_http_server] has no file value (expected file = /path/to/supervisor.sock)",
-            "file",
+        report(
+            r.error(
+                "section [unix_http_server] has no file value (expected file = /path/to/supervisor.sock)",
+                "file",
+            )
         )
+        return None
     path = r.parse("file", lambda text: _existing_parent(ctx, text), names, file)
     chown = r.checked_string("chown", names, v.parse_user_spec)
     username, password = _auth(r, names)
@@ -150,7 +154,8 @@ def inet_http_server_section(ctx: LoadContext, doc: IniDocument) -> InetHttpServ
         return None
     names = ctx.env_names()
     if r.string("port", names) is None:
-        raise r.error("section [inet_http_server] has no port value (expected port = host:port)", "port")
+        report(r.error("section [inet_http_server] has no port value (expected port = host:port)", "port"))
+        return None
     host, port = r.parse("port", v.parse_inet_port, names, ("", 0))
     username, password = _auth(r, names)
     metrics_auth = r.parse("metrics_auth", v.parse_bool, names, True)
@@ -204,7 +209,8 @@ def _auth(r: SectionReader, names: ExpansionNames) -> tuple[str | None, str | No
     username = r.string("username", names)
     password = r.string("password", names)
     if (username is None) != (password is None):
-        raise r.error(_AUTH_ERROR.format(section=r.name), "username" if password is None else "password")
+        report(r.error(_AUTH_ERROR.format(section=r.name), "username" if password is None else "password"))
+        return None, None
     return username, password
 
 

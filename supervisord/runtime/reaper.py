@@ -1,6 +1,8 @@
-"""Reaping orphans when we are PID 1 (a container's init), without stealing our own children's statuses.
+"""Reaping orphans when we are PID 1 or a child subreaper, without stealing our own children's statuses.
 
-Orphaned grandchildren are re-parented to PID 1 and must be collected or they stay zombies forever. A blind
+Orphaned grandchildren are re-parented to PID 1, or to their nearest ancestor that asked Linux to be a
+"child subreaper" (the daemon does, so it still reaps as PID 2 under a one-file launcher that never
+waits for anything), and must be collected or they stay zombies forever. A blind
 ``waitpid(-1)`` would also collect the children our process actors own and lose their exit statuses, so the
 reaper lists our zombie children from /proc and collects only pids no actor owns. It holds the spawn lock
 while doing so: a child that was just forked is always registered before the reaper can look at it.
@@ -8,10 +10,25 @@ while doing so: a child that was just forked is always registered before the rea
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import sys
 
 from supervisord.runtime.spawn import ManagedPids
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to this process (Linux >= 3.4); False where it is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def zombie_children(parent: int) -> list[int]:
