@@ -81,7 +81,15 @@ def raise_rlimits(settings: SupervisordConfig) -> list[str]:
 
 # What the daemon imports only on first use (to start leaner): -d, a listener pool, logfile=syslog, a
 # non-RPC request, an unusual XML-RPC body.
-LAZY_IMPORTS = ("daemon", "bottle", "logging.handlers", "xmlrpc.client")
+LAZY_IMPORTS = (
+    "daemon",
+    "bottle",
+    "logging.handlers",
+    "xmlrpc.client",
+    "prometheus_client",  # /metrics, on the first scrape (it imports http.server and friends)
+    "prometheus_client.core",
+    "prometheus_client.exposition",
+)
 
 
 def preload_runtime() -> None:
