@@ -88,6 +88,7 @@ class Daemon:
         self.mood = SHUTDOWN
         self.supervisor: Any = None
         self.ctx: RuntimeContext | None = None
+        self.fleet: Any = None  # the fleet agent, with a [fleet] section (supervisord/fleet/agent.py)
         # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
         self.on_ready: Callable[[], None] | None = None
 
@@ -142,6 +143,10 @@ class Daemon:
             self.supervisor = SupervisorActor.start(self.config, ctx)
             self._await_first_wave()
             stoppers.append(start_http_servers(self, self.listeners, app))
+            if self.config.fleet is not None:
+                from supervisord.fleet.agent import start_fleet
+
+                stoppers.append(start_fleet(self, self.config.fleet))
             if self.on_ready is not None:
                 self.on_ready()
                 self.on_ready = None

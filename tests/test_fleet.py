@@ -1,0 +1,205 @@
+"""The fleet (issue 16) for real: one etcd (Debian's etcd-server) and three daemons that find each other.
+
+Nodes a and c take the shared programs, b does not. The tests run in file order on one fleet: all listed,
+an action on c through a, shared programs, etcd going away and coming back, and last b killed -9.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from etcdutil import Etcd
+from harness import Daemon, wait_for
+from rpcutil import free_port, inet_section
+from webutil import Rest
+
+TTL = 2
+PREFIX = "/fleet-test"
+AUTH = ("fleet", "s3cret")
+PROGRAMS = """\
+[program:steady]
+command = sleep 1000
+startsecs = 0
+
+[program:job]
+command = sleep 1000
+startsecs = 0
+autostart = false
+"""
+
+
+class Node:
+    def __init__(self, name: str, daemon: Daemon, port: int) -> None:
+        self.name = name
+        self.daemon = daemon
+        self.port = port
+        self.rest = Rest(port, AUTH)
+
+    def state(self, spec: str) -> str:
+        reply = self.rest.get(f"/program/info/{spec}")
+        return str(reply.json().get("statename")) if reply.status_code == 200 else f"HTTP {reply.status_code}"
+
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        return {n["name"]: n for n in self.rest.get("/supervisor/listNodes").json()}
+
+
+def fleet_section(etcd: Etcd, name: str, shared: bool) -> str:
+    return (
+        f"[fleet]\netcd = {etcd.url}\nname = {name}\nttl = {TTL}\nprefix = {PREFIX}\n"
+        f"shared_programs = {'true' if shared else 'false'}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Etcd, dict[str, Node]]]:
+    etcd = Etcd(tmp_path_factory.mktemp("etcd")).start()
+    nodes: dict[str, Node] = {}
+    try:
+        for name, shared in (("a", True), ("b", False), ("c", True)):
+            tmp = tmp_path_factory.mktemp(f"node-{name}")
+            port = free_port()
+            extra = inet_section(port, *AUTH) + fleet_section(etcd, name, shared)
+            nodes[name] = Node(name, Daemon(tmp, PROGRAMS, supervisord=extra).start(), port)
+        for node in nodes.values():
+            wait_for(lambda n=node: n.state("steady") == "RUNNING", 20, interval=0.05, what="steady running")
+        yield etcd, nodes
+    finally:
+        for node in nodes.values():
+            node.daemon.kill()
+        etcd.stop()
+
+
+def test_all_three_listed_on_every_node(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    _, nodes = fleet
+    for node in nodes.values():
+        listed = wait_for(
+            lambda n=node: (
+                (found := n.nodes())
+                and all(found.get(x, {}).get("status") == "ONLINE" for x in "abc")
+                and found
+            ),
+            15,
+            interval=0.1,
+            what=f"a, b and c online as seen from {node.name}",
+        )
+        assert next(iter(listed)) == node.name and listed[node.name]["local"] is True
+        assert {"cpu_percent", "mem_total", "mem_used", "version", "url"} <= set(listed["b"])
+    # /program/list on a holds every node's processes, each naming its node
+    procs = wait_for(
+        lambda: (
+            (p := nodes["a"].rest.get("/program/list").json())
+            and {(i["node"], i["name"]) for i in p} >= {(n, "steady") for n in "abc"}
+            and p
+        ),
+        10,
+        what="every node's processes in a's list",
+    )
+    remote = next(i for i in procs if i["node"] == "c" and i["name"] == "steady")
+    assert remote["statename"] == "RUNNING" and remote["pid"] > 0
+
+
+def test_start_on_c_through_a(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    _, nodes = fleet
+    a, c = nodes["a"], nodes["c"]
+    assert c.state("job") == "STOPPED"
+    # not authorised on a: nothing is forwarded, nothing changes on c
+    denied = Rest(a.port).post("/program/start/c/job")
+    assert denied.status_code == 401
+    wrong = Rest(a.port, ("fleet", "wrong")).post("/program/start/c/job")
+    assert wrong.status_code == 401
+    assert c.state("job") == "STOPPED"
+    # authorised: forwarded to c with the fleet's credentials; c's answer comes back
+    reply = a.rest.post("/program/start/c/job")
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"success": True}
+    assert c.state("job") == "RUNNING"
+    again = a.rest.post("/program/start/c/job")
+    assert again.status_code == 409 and again.json()["code"] == "ALREADY_STARTED"
+    # reading through a: info, and the live list catches up with c's summary
+    assert a.rest.get("/program/info/c/job").json()["statename"] == "RUNNING"
+    wait_for(
+        lambda: any(
+            i["node"] == "c" and i["name"] == "job" and i["statename"] == "RUNNING"
+            for i in a.rest.get("/program/list").json()
+        ),
+        10,
+        what="c's job RUNNING in a's list",
+    )
+    # a's own name works in the node form too (it is not its identifier)
+    assert a.rest.post("/program/start/a/job").status_code == 200
+    assert a.state("job") == "RUNNING"
+    unknown = a.rest.post("/program/start/nowhere/job")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "BAD_NAME"
+    assert a.rest.post("/program/stop/c/job").json() == {"success": True}
+    assert c.state("job") == "STOPPED"
+    assert a.rest.get("/supervisor/c/ping").json() == {"success": True}
+
+
+def test_shared_program_starts_where_opted_in(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    etcd, nodes = fleet
+    etcd.put(f"{PREFIX}/shared/common", "command = sleep 1000\nstartsecs = 0\n")
+    for name in "ac":
+        wait_for(lambda n=nodes[name]: n.state("common") == "RUNNING", 15, what=f"common running on {name}")
+        nodes[name].daemon.wait_log(r"fleet: shared programs applied: added \['common'\]")
+    assert nodes["b"].state("common") == "HTTP 404"
+    pid = nodes["a"].rest.get("/program/info/common").json()["pid"]
+    # a broken value changes nothing, and says why
+    etcd.put(f"{PREFIX}/shared/common", "command = sleep 1000\nstartsecs = soon\n")
+    for name in "ac":
+        nodes[name].daemon.wait_log(r"fleet: shared programs rejected, nothing changed: .*startsecs")
+    assert nodes["a"].rest.get("/program/info/common").json()["pid"] == pid
+    # removing it removes the program (as update would)
+    etcd.delete(f"{PREFIX}/shared/common")
+    for name in "ac":
+        wait_for(lambda n=nodes[name]: n.state("common") == "HTTP 404", 15, what=f"common gone from {name}")
+
+
+def test_etcd_outage_keeps_nodes_working(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    etcd, nodes = fleet
+    a, c = nodes["a"], nodes["c"]
+    etcd.stop()
+    a.daemon.wait_log("fleet: etcd unreachable")
+    # supervising goes on: local actions and the local view answer
+    assert a.rest.post("/program/stop/job").json() == {"success": True}
+    assert a.state("job") == "STOPPED"
+    assert a.rest.post("/program/start/job").json() == {"success": True}
+    assert a.state("job") == "RUNNING"
+    seen = a.nodes()
+    assert seen["a"]["status"] == "ONLINE" and seen["a"]["etcd"] is False
+    assert seen["c"]["status"] == "UNKNOWN"
+    etcd.start()
+    a.daemon.wait_log("fleet: etcd at .* answers again", timeout=20)
+    wait_for(
+        lambda: all(n.get("status") == "ONLINE" for n in a.nodes().values()) and len(a.nodes()) == 3,
+        20,
+        what="every node online again",
+    )
+    # and state flows again: a change on c shows in a's list
+    assert c.rest.post("/program/start/job").status_code == 200
+    wait_for(
+        lambda: any(
+            i["node"] == "c" and i["name"] == "job" and i["statename"] == "RUNNING"
+            for i in a.rest.get("/program/list").json()
+        ),
+        15,
+        what="c's job RUNNING in a's list after the outage",
+    )
+
+
+def test_killed_node_goes_offline_within_the_ttl(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    _, nodes = fleet
+    a, b = nodes["a"], nodes["b"]
+    wait_for(lambda: a.nodes().get("b", {}).get("status") == "ONLINE", 15, what="b online")
+    assert b.daemon.proc is not None
+    os.kill(b.daemon.proc.pid, signal.SIGKILL)
+    b.daemon.proc.wait(5)
+    # the lease lapses TTL seconds after b's last keepalive; a notices on its next read (a tick)
+    wait_for(lambda: a.nodes()["b"]["status"] == "OFFLINE", TTL + 3, interval=0.05, what="b offline")
+    reply = a.rest.post("/program/start/b/job")
+    assert reply.status_code == 502 and reply.json()["code"] == "NODE_UNREACHABLE"
+    assert all(i["node"] != "b" for i in a.rest.get("/program/list").json())
+    b.daemon.kill()  # its children (killed with the daemon's group)
