@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -65,12 +66,30 @@ class Etcd:
             self.proc.wait(10)
         self.proc = None
 
-    def put(self, key: str, value: str) -> None:
+    def client(self, auth: tuple[str, str] | None = None) -> Any:
         import etcd3gw
 
-        etcd3gw.Etcd3Client(host="127.0.0.1", port=self.port, timeout=5).put(key, value)
+        client = etcd3gw.Etcd3Client(host="127.0.0.1", port=self.port, timeout=5)
+        if auth is not None:
+            token = client.post(
+                client.get_url("/auth/authenticate"), json={"name": auth[0], "password": auth[1]}
+            )
+            client.session.headers["Authorization"] = token["token"]
+        return client
+
+    def put(self, key: str, value: str) -> None:
+        self.client().put(key, value)
 
     def delete(self, key: str) -> None:
-        import etcd3gw
+        self.client().delete(key)
 
-        etcd3gw.Etcd3Client(host="127.0.0.1", port=self.port, timeout=5).delete(key)
+    def enable_auth(self, user: str, password: str) -> None:
+        """etcd's own auth on: ``user`` gets the root role (the gateway calls etcdctl would make)."""
+        client = self.client()
+        for path, body in (
+            ("/auth/user/add", {"name": user, "password": password}),
+            ("/auth/role/add", {"name": "root"}),
+            ("/auth/user/grant", {"user": user, "role": "root"}),
+            ("/auth/enable", {}),
+        ):
+            client.post(client.get_url(path), json=body)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from etcd3gw.exceptions import Etcd3Exception
 from etcdutil import Etcd
 from harness import Daemon, wait_for
 from rpcutil import free_port, inet_section
@@ -203,3 +205,46 @@ def test_killed_node_goes_offline_within_the_ttl(fleet: tuple[Etcd, dict[str, No
     assert reply.status_code == 502 and reply.json()["code"] == "NODE_UNREACHABLE"
     assert all(i["node"] != "b" for i in a.rest.get("/program/list").json())
     b.daemon.kill()  # its children (killed with the daemon's group)
+
+
+STORM = "".join(
+    f"[program:storm{n}]\ncommand = true\nstartsecs = 0\nautorestart = true\nstartretries = 1000000\n\n"
+    for n in range(20)
+)
+
+
+def test_storm_coalesced_auth_and_no_secret_in_etcd(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """etcd with auth on; 20 programs restarting as fast as they can: a handful of writes a second."""
+    etcd = Etcd(tmp_path_factory.mktemp("etcd-auth")).start()
+    root = ("root", "etcd-pw")
+    etcd.enable_auth(*root)
+    tmp = tmp_path_factory.mktemp("node-storm")
+    port = free_port()
+    fleet = fleet_section(etcd, "storm", False) + f"username = {root[0]}\npassword = {root[1]}\n"
+    node = Node("storm", Daemon(tmp, STORM, supervisord=inet_section(port, *AUTH) + fleet).start(), port)
+    try:
+        node.daemon.wait_log("fleet: registered as storm", timeout=20)
+        client = etcd.client(root)
+        wait_for(lambda: node.daemon.count(r"success: storm\d+ entered RUNNING") >= 200, 30, what="a storm")
+        events_before = node.daemon.count("entered RUNNING|exited:")
+        rev_before = int(client.status()["header"]["revision"])
+        began = time.monotonic()
+        wait_for(lambda: time.monotonic() - began >= 3, 5, interval=0.1, what="3 s of storm")
+        writes = int(client.status()["header"]["revision"]) - rev_before
+        events = node.daemon.count("entered RUNNING|exited:") - events_before
+        seconds = time.monotonic() - began
+        # one summary per tick at most, plus the node record at each keepalive (both ≤ 1 per tick)
+        tick = min(1.0, TTL / 3)
+        assert events > 10 * writes, (events, writes)
+        assert writes <= 2 * (seconds / tick + 2), (writes, seconds)
+        values = b"".join(v for v, _ in client.get_prefix(PREFIX + "/"))
+        assert b"storm0" in values  # the summary is there, readable only with etcd credentials
+        for secret in (AUTH[1], root[1]):
+            assert secret.encode() not in values
+        with pytest.raises(Etcd3Exception) as refused:  # without etcd credentials: nothing to read
+            etcd.client().get_prefix(PREFIX + "/")
+        assert "user name is empty" in str(refused.value.detail_text)
+        print(f"storm: {events} state changes, {writes} etcd writes in {seconds:.1f} s")
+    finally:
+        node.daemon.kill()
+        etcd.stop()
