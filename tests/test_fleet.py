@@ -141,6 +141,55 @@ def test_start_on_c_through_a(fleet: tuple[Etcd, dict[str, Node]]) -> None:
     assert a.rest.get("/supervisor/c/ping").json() == {"success": True}
 
 
+def test_gui_node_cards_and_start_on_c(
+    fleet: tuple[Etcd, dict[str, Node]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """a's page: a card per node (online, CPU, memory, version), c's table, and a Start there that reaches c."""
+    import base64
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        pytest.skip("chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, nodes = fleet
+    a, c = nodes["a"], nodes["c"]
+    if c.state("job") == "RUNNING":
+        c.rest.post("/program/stop/job")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or ""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
+    try:
+        token = base64.b64encode(":".join(AUTH).encode()).decode()
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd(
+            "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}}
+        )
+        driver.get(f"http://127.0.0.1:{a.port}/")
+        wait = WebDriverWait(driver, 20)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".nodecard.online")) == 3)
+        cards = {
+            e.get_attribute("data-node"): e.text for e in driver.find_elements(By.CSS_SELECTOR, ".nodecard")
+        }
+        assert set(cards) == {"a", "b", "c"}
+        assert all("ONLINE" in t and "CPU" in t and "mem" in t and "v4.3.0" in t for t in cards.values())
+        button = '//section[@data-node="c"]//tr[@data-spec="job"]//button[normalize-space()="Start"]'
+        wait.until(lambda d: d.find_elements(By.XPATH, button))
+        driver.find_element(By.XPATH, button).click()
+        wait_for(lambda: c.state("job") == "RUNNING", 15, what="c's job started from a's page")
+        badge = '//section[@data-node="c"]//tr[@data-spec="job"]//span[contains(@class, "badge")]'
+        wait.until(lambda d: d.find_element(By.XPATH, badge).text == "RUNNING")
+    finally:
+        driver.quit()
+    assert c.rest.post("/program/stop/job").status_code == 200
+
+
 def test_shared_program_starts_where_opted_in(fleet: tuple[Etcd, dict[str, Node]]) -> None:
     etcd, nodes = fleet
     etcd.put(f"{PREFIX}/shared/common", "command = sleep 1000\nstartsecs = 0\n")

@@ -49,7 +49,7 @@ class Gui:
         self.control = control
         self.feed = feed
         self.template = bottle.SimpleTemplate((HERE / "templates" / "index.tpl").read_text())
-        self.static = {name: _Static(name) for name in ("app.js", "app.css")}
+        self.static = {name: _Static(name) for name in ("app.js", "app.css", "fleet.js", "fleet.css")}
 
     def routes(self, routes: Routes) -> None:
         text_html = "text/html; charset=utf-8"
@@ -81,6 +81,7 @@ class Gui:
             last_id=last_id,
             now=int(now),
             version=SUPERVISOR_VERSION,
+            fleet=getattr(self.control.daemon, "fleet", None) is not None,
             assets=self.static["app.js"].etag.strip('"') + self.static["app.css"].etag.strip('"'),
         )
         return Response(
