@@ -141,6 +141,40 @@ def test_start_on_c_through_a(fleet: tuple[Etcd, dict[str, Node]]) -> None:
     assert a.rest.get("/supervisor/c/ping").json() == {"success": True}
 
 
+def test_bulk_start_and_stop_across_nodes(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    _, nodes = fleet
+    a = nodes["a"]
+    for node in nodes.values():
+        if node.state("job") == "RUNNING":
+            assert node.rest.post("/program/stop/job").status_code == 200
+    names = [
+        {"node": "a", "program": "job"},
+        {"node": "b", "program": "job"},
+        {"node": "c", "program": "job"},
+    ]
+    reply = a.rest.post("/program/startPrograms", json=names)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["success"] is True
+    assert sorted((r["node"], r["name"], r["code"]) for r in data["results"]) == [
+        (n, "job", "SUCCESS") for n in "abc"
+    ]
+    assert all(node.state("job") == "RUNNING" for node in nodes.values())
+    mixed = a.rest.post("/program/stopPrograms", json=[*names, {"node": "c", "program": "nope"}]).json()
+    assert mixed["success"] is False
+    assert {(r["node"], r["code"]) for r in mixed["results"]} == {
+        ("a", "SUCCESS"),
+        ("b", "SUCCESS"),
+        ("c", "BAD_NAME"),
+    }
+    assert nodes["a"].state("job") == nodes["b"].state("job") == "STOPPED"
+    assert nodes["c"].state("job") == "RUNNING"  # c's request failed whole (a bad name), as on one node
+    assert a.rest.post("/program/stopPrograms", json=[{"node": "c", "program": "job"}]).json()["success"]
+    assert nodes["c"].state("job") == "STOPPED"
+    unknown = a.rest.post("/program/startPrograms", json=[{"node": "zz", "program": "job"}])
+    assert unknown.status_code == 404 and unknown.json()["code"] == "BAD_NAME"
+
+
 def test_gui_node_cards_and_start_on_c(
     fleet: tuple[Etcd, dict[str, Node]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -173,18 +207,18 @@ def test_gui_node_cards_and_start_on_c(
         )
         driver.get(f"http://127.0.0.1:{a.port}/")
         wait = WebDriverWait(driver, 20)
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".nodecard.online")) == 3)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".nodecard.online")) == 3, "3 online cards")
         cards = {
             e.get_attribute("data-node"): e.text for e in driver.find_elements(By.CSS_SELECTOR, ".nodecard")
         }
         assert set(cards) == {"a", "b", "c"}
         assert all("ONLINE" in t and "CPU" in t and "mem" in t and "v4.3.0" in t for t in cards.values())
         button = '//section[@data-node="c"]//tr[@data-spec="job"]//button[normalize-space()="Start"]'
-        wait.until(lambda d: d.find_elements(By.XPATH, button))
+        wait.until(lambda d: d.find_elements(By.XPATH, button), "c's job row")
         driver.find_element(By.XPATH, button).click()
         wait_for(lambda: c.state("job") == "RUNNING", 15, what="c's job started from a's page")
         badge = '//section[@data-node="c"]//tr[@data-spec="job"]//span[contains(@class, "badge")]'
-        wait.until(lambda d: d.find_element(By.XPATH, badge).text == "RUNNING")
+        wait.until(lambda d: d.find_element(By.XPATH, badge).text == "RUNNING", "c's job RUNNING on the page")
     finally:
         driver.quit()
     assert c.rest.post("/program/stop/job").status_code == 200
@@ -215,10 +249,10 @@ def test_etcd_outage_keeps_nodes_working(fleet: tuple[Etcd, dict[str, Node]]) ->
     etcd.stop()
     a.daemon.wait_log("fleet: etcd unreachable")
     # supervising goes on: local actions and the local view answer
-    assert a.rest.post("/program/stop/job").json() == {"success": True}
-    assert a.state("job") == "STOPPED"
     assert a.rest.post("/program/start/job").json() == {"success": True}
     assert a.state("job") == "RUNNING"
+    assert a.rest.post("/program/stop/job").json() == {"success": True}
+    assert a.state("job") == "STOPPED"
     seen = a.nodes()
     assert seen["a"]["status"] == "ONLINE" and seen["a"]["etcd"] is False
     assert seen["c"]["status"] == "UNKNOWN"

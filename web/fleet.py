@@ -14,14 +14,18 @@ timeout. The calls run on the hub's thread pool, never on the hub itself.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 import urllib.parse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import gevent
 
 from supervisord import faults
 from supervisord.control import SUPERVISOR_VERSION
-from supervisord.web.routing import Handler, Request, Response, error_response
+from supervisord.web.routing import Handler, Request, Response, error_response, json_response
 
 if TYPE_CHECKING:
     from supervisord.control import Control
@@ -123,6 +127,73 @@ class FleetWeb:
             return error_response(502, f"node {node} did not answer: {_short(exc)}", "NODE_UNREACHABLE")
         status, content_type, body, passed = answer
         return Response(status, body, content_type, passed)
+
+    def bulk_route(self, rule: str, handler: Handler) -> Handler:
+        """startPrograms/stopPrograms with ``[{node, program}]``: each node gets its share, in parallel."""
+
+        def route(req: Request) -> Response:
+            agent = self.agent
+            body = req.json()
+            items = body.get("names") if isinstance(body, dict) else body
+            if agent is None or not isinstance(items, list):
+                return handler(req)
+            local: list[Any] = []
+            remote: dict[str, list[Any]] = {}
+            for item in items:
+                node = item.get("node") if isinstance(item, dict) else None
+                if node in (None, "", agent.name, self.control.identifier):
+                    local.append(
+                        {**item, "node": self.control.identifier} if isinstance(item, dict) else item
+                    )
+                else:
+                    remote.setdefault(str(node), []).append(item.get("program"))
+            if not remote:
+                return handler(dataclasses.replace(req, body=json.dumps(local).encode()))
+            for node in remote:
+                if node not in agent.view.nodes:
+                    raise faults.BadName(f"no such node: {node}")
+            parts: list[tuple[str, list[Any], Callable[[], Response]]] = []
+            if local:
+                local_req = dataclasses.replace(req, body=json.dumps(local).encode())
+                parts.append((agent.name, local, lambda: handler(local_req)))
+            for node, names in remote.items():
+                sub = dataclasses.replace(req, body=json.dumps(names).encode())
+                parts.append((node, names, lambda n=node, r=sub: self.forward(n, r, rule)))
+            jobs = [gevent.spawn(call) for _, _, call in parts]
+            gevent.joinall(jobs)
+            results: list[dict[str, Any]] = []
+            for (node, names, _), job in zip(parts, jobs, strict=True):
+                results.extend(_results(node, names, job))
+            return json_response(
+                {"success": all(r["code"] == "SUCCESS" for r in results), "results": results}
+            )
+
+        return route
+
+
+def _results(node: str, names: list[Any], job: Any) -> list[dict[str, Any]]:
+    """One part's results, each naming its node; a part that failed whole gives each name its error."""
+    reply: Response | None = job.value
+    if job.exception is not None or reply is None:
+        err = job.exception
+        code, text = (err.name, err.text) if isinstance(err, faults.Fault) else ("FAILED", repr(err))
+    else:
+        try:
+            data = json.loads(reply.body if isinstance(reply.body, bytes) else b"".join(reply.body))
+        except ValueError:
+            data = {"error": "not JSON", "code": "FAILED"}
+        if reply.status == 200 and isinstance(data.get("results"), list):
+            return [{**r, "node": node} for r in data["results"]]
+        code, text = str(data.get("code", "FAILED")), str(data.get("error", reply.status))
+    return [
+        {
+            "node": node,
+            "name": str(n.get("program") if isinstance(n, dict) else n),
+            "code": code,
+            "description": text,
+        }
+        for n in names
+    ]
 
 
 def _fill(rule: str, args: dict[str, str]) -> str:

@@ -247,9 +247,11 @@ class RestAPI:
         POST = ("POST", "PUT")
 
         def add(methods: str | tuple[str, ...], rule: str, handler: Handler, **doc: Any) -> None:
-            routes.add(
-                methods, rule, self.fleet.node_route(rule, handler) if "<node>" in rule else handler, **doc
-            )
+            if "<node>" in rule:
+                handler = self.fleet.node_route(rule, handler)
+            elif rule in ("/program/startPrograms", "/program/stopPrograms"):
+                handler = self.fleet.bulk_route(rule, handler)
+            routes.add(methods, rule, handler, **doc)
 
         add(
             "GET",

@@ -25,66 +25,103 @@
     return res.json();
   }
 
+  // Cards and rows are kept and updated in place (a click never lands on an element being replaced).
+  const cardOf = new Map(), sectionOf = new Map();
+
   function card(n) {
-    const c = el("div", "nodecard " + (n.status === "ONLINE" ? "online" : "offline"));
-    c.dataset.node = n.name;
+    let c = cardOf.get(n.name);
+    if (!c) {
+      c = el("div", "nodecard");
+      c.dataset.node = n.name;
+      const head = el("div", "nodehead");
+      head.append(el("b", "nodename", n.name), el("span", "nodestatus"));
+      if (n.local) head.append(el("span", "nodeself", "this node"));
+      const figs = el("div", "nodefigs");
+      figs.append(el("span", "cpu"), el("span", "mem"), el("span", "ver"));
+      c.append(head, figs, el("div", "nodewarn"));
+      cardOf.set(n.name, c);
+    }
+    c.className = "nodecard " + (n.status === "ONLINE" ? "online" : "offline");
     c.dataset.status = n.status;
-    const head = el("div", "nodehead");
-    head.append(el("b", "nodename", n.name), el("span", "nodestatus st-" + n.status, n.status));
-    if (n.local) head.append(el("span", "nodeself", "this node"));
-    const figs = el("div", "nodefigs");
-    figs.append(
-      el("span", "", "CPU " + pct(n.cpu_percent)),
-      el("span", "", "mem " + pct(n.mem_used_percent)),
-      el("span", "", n.version ? "v" + n.version : ""),
-    );
-    c.append(head, figs);
-    if (n.local && n.etcd === false) c.append(el("div", "nodewarn", "etcd unreachable"));
+    const st = c.querySelector(".nodestatus");
+    st.textContent = n.status;
+    st.className = "nodestatus st-" + n.status;
+    c.querySelector(".cpu").textContent = "CPU " + pct(n.cpu_percent);
+    c.querySelector(".mem").textContent = "mem " + pct(n.mem_used_percent);
+    c.querySelector(".ver").textContent = n.version ? "v" + n.version : "";
+    c.querySelector(".nodewarn").textContent = n.local && n.etcd === false ? "etcd unreachable" : "";
     return c;
   }
 
-  function table(node, procs) {
-    const wrap = el("section", "nodeprocs");
-    wrap.dataset.node = node.name;
-    wrap.append(el("h2", "", node.name + " (" + node.status.toLowerCase() + ")"));
-    const t = el("table", "fleetprocs");
-    const head = el("tr");
-    for (const h of ["State", "Name", "PID", "Description", "Actions"]) head.append(el("th", "", h));
-    const thead = el("thead");
-    thead.append(head);
-    t.append(thead);
-    const tb = el("tbody");
-    for (const p of procs) {
-      const tr = el("tr", "proc");
-      tr.dataset.spec = specOf(p);
-      tr.dataset.state = p.statename;
-      const badge = el("span", "badge s-" + p.statename, p.statename);
-      const acts = el("td", "actions");
-      for (const verb of ["start", "stop", "restart"]) {
-        const b = el("button", "", verb[0].toUpperCase() + verb.slice(1));
-        b.dataset.fleetAct = verb;
-        acts.append(b);
-      }
-      const state = el("td");
-      state.append(badge);
-      tr.append(state, el("td", "name", specOf(p)), el("td", "pid", p.pid || ""), el("td", "desc", p.description), acts);
-      tb.append(tr);
+  function row(p) {
+    const tr = el("tr", "proc");
+    tr.dataset.spec = specOf(p);
+    const state = el("td");
+    state.append(el("span", "badge"));
+    const acts = el("td", "actions");
+    for (const verb of ["start", "stop", "restart"]) {
+      const b = el("button", "", verb[0].toUpperCase() + verb.slice(1));
+      b.dataset.fleetAct = verb;
+      acts.append(b);
     }
-    t.append(tb);
-    wrap.append(t);
+    tr.append(state, el("td", "name", specOf(p)), el("td", "pid"), el("td", "desc"), acts);
+    return tr;
+  }
+
+  function table(node, procs) {
+    let wrap = sectionOf.get(node.name);
+    if (!wrap) {
+      wrap = el("section", "nodeprocs");
+      wrap.dataset.node = node.name;
+      const t = el("table", "fleetprocs");
+      const thead = el("thead"), head = el("tr");
+      for (const h of ["State", "Name", "PID", "Description", "Actions"]) head.append(el("th", "", h));
+      thead.append(head);
+      t.append(thead, el("tbody"));
+      wrap.append(el("h2"), t);
+      wrap.rows = new Map();
+      sectionOf.set(node.name, wrap);
+    }
+    wrap.querySelector("h2").textContent = node.name + " (" + node.status.toLowerCase() + ")";
+    const tb = wrap.querySelector("tbody"), seen = new Set();
+    for (const p of procs) {
+      const spec = specOf(p);
+      seen.add(spec);
+      let tr = wrap.rows.get(spec);
+      if (!tr) {
+        tr = row(p);
+        wrap.rows.set(spec, tr);
+        tb.append(tr);
+      }
+      tr.dataset.state = p.statename;
+      const badge = tr.querySelector(".badge");
+      badge.textContent = p.statename;
+      badge.className = "badge s-" + p.statename;
+      tr.querySelector(".pid").textContent = p.pid || "";
+      tr.querySelector(".desc").textContent = p.description;
+    }
+    for (const [spec, tr] of wrap.rows) {
+      if (!seen.has(spec)) { tr.remove(); wrap.rows.delete(spec); }
+    }
     return wrap;
+  }
+
+  function place(parent, children) {
+    // Put the children in this order, touching only what is out of place; drop the rest.
+    children.forEach((child, i) => { if (parent.children[i] !== child) parent.insertBefore(child, parent.children[i] || null); });
+    while (parent.children.length > children.length) parent.lastElementChild.remove();
   }
 
   async function refresh() {
     try {
       const [nodes, procs] = await Promise.all([getJSON("supervisor/listNodes"), getJSON("program/list")]);
-      cards.replaceChildren(...nodes.map(card));
+      place(cards, nodes.map(card));
       const byNode = new Map();
       for (const p of procs) {
         if (!byNode.has(p.node)) byNode.set(p.node, []);
         byNode.get(p.node).push(p);
       }
-      tables.replaceChildren(...nodes.filter((n) => !n.local).map((n) => table(n, byNode.get(n.name) || [])));
+      place(tables, nodes.filter((n) => !n.local).map((n) => table(n, byNode.get(n.name) || [])));
       box.classList.remove("stale");
     } catch (err) {
       box.classList.add("stale");
