@@ -247,6 +247,15 @@ def test_etcd_outage_keeps_nodes_working(fleet: tuple[Etcd, dict[str, Node]]) ->
     etcd, nodes = fleet
     a, c = nodes["a"], nodes["c"]
     etcd.stop()
+    try:
+        _while_etcd_is_away(a)
+    finally:
+        etcd.start()
+    a.daemon.wait_log("fleet: etcd at .* answers again", timeout=20)
+    _after_etcd_returns(a, c)
+
+
+def _while_etcd_is_away(a: Node) -> None:
     a.daemon.wait_log("fleet: etcd unreachable")
     # supervising goes on: local actions and the local view answer
     assert a.rest.post("/program/start/job").json() == {"success": True}
@@ -256,8 +265,9 @@ def test_etcd_outage_keeps_nodes_working(fleet: tuple[Etcd, dict[str, Node]]) ->
     seen = a.nodes()
     assert seen["a"]["status"] == "ONLINE" and seen["a"]["etcd"] is False
     assert seen["c"]["status"] == "UNKNOWN"
-    etcd.start()
-    a.daemon.wait_log("fleet: etcd at .* answers again", timeout=20)
+
+
+def _after_etcd_returns(a: Node, c: Node) -> None:
     wait_for(
         lambda: all(n.get("status") == "ONLINE" for n in a.nodes().values()) and len(a.nodes()) == 3,
         20,
@@ -273,6 +283,36 @@ def test_etcd_outage_keeps_nodes_working(fleet: tuple[Etcd, dict[str, Node]]) ->
         15,
         what="c's job RUNNING in a's list after the outage",
     )
+
+
+def test_lost_lease_registers_again_and_a_name_is_never_shared(
+    fleet: tuple[Etcd, dict[str, Node]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import json
+
+    from etcd3gw.lease import Lease
+
+    etcd, nodes = fleet
+    a, c = nodes["a"], nodes["c"]
+    client = etcd.client()
+    [(value, meta)] = client.get(f"{PREFIX}/nodes/a", metadata=True)
+    assert json.loads(value)["url"] == f"http://127.0.0.1:{a.port}"
+    registered = a.daemon.count("fleet: registered as a")
+    Lease(int(meta["lease"]), client).revoke()  # as if etcd had lost it
+    a.daemon.wait_log("fleet: our lease had expired; registering again")
+    a.daemon.wait_log("fleet: registered as a", count=registered + 1)
+    wait_for(lambda: c.nodes().get("a", {}).get("status") == "ONLINE", 10, what="a online again, seen from c")
+    # a second daemon calling itself "a" is refused while a lives; a's record stays a's
+    tmp = tmp_path_factory.mktemp("node-a2")
+    port = free_port()
+    twin = Daemon(tmp, PROGRAMS, supervisord=inet_section(port, *AUTH) + fleet_section(etcd, "a", False))
+    twin.start()
+    try:
+        twin.wait_log("fleet: the name 'a' is held by another live node", timeout=15)
+        [(value, _)] = client.get(f"{PREFIX}/nodes/a", metadata=True)
+        assert json.loads(value)["url"] == f"http://127.0.0.1:{a.port}"
+    finally:
+        twin.stop()
 
 
 def test_killed_node_goes_offline_within_the_ttl(fleet: tuple[Etcd, dict[str, Node]]) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import FleetConfig
 from supervisord.fleet.shared import SHARED, Sections
-from supervisord.fleet.store import Store, StoreDown
+from supervisord.fleet.store import LeaseGone, Store, StoreDown
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import ProcessState
 
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 ASK_TIMEOUT = 10.0
 STOP_JOIN = 5.0
+
+
+class NameTaken(Exception):
+    """Another live lease holds this node's name: two daemons must not publish as one node."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,11 @@ class FleetAgent:
                         "fleet: etcd at %s answers again; registered as %s", self.store.endpoint, self.name
                     )
                     self._down_since = None
+            except LeaseGone:
+                self.logger.warning("fleet: our lease had expired; registering again")
+                self.lease = None
+            except NameTaken as exc:
+                self.logger.error("fleet: %s; retrying", exc)
             except StoreDown as exc:
                 self._lost(str(exc))
             except Exception:  # a bug must be seen, and must not end the fleet
@@ -167,13 +176,13 @@ class FleetAgent:
         self.store.close()
 
     def _lost(self, why: str) -> None:
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-            self.logger.warning("fleet: etcd unreachable (%s); supervising goes on, retrying", why)
         self.view = View(
             connected=False,
             nodes={n: Node(n, "UNKNOWN", node.info, node.processes) for n, node in self.view.nodes.items()},
         )
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self.logger.warning("fleet: etcd unreachable (%s); supervising goes on, retrying", why)
 
     # -- one tick --
 
@@ -197,7 +206,9 @@ class FleetAgent:
         lease = self.store.grant(self.cfg.ttl)
         if not self.store.create(self._key("nodes"), self._record(), lease):
             self.store.revoke(lease)
-            raise StoreDown(f"the name {self.name!r} is held by another live node")
+            raise NameTaken(
+                f"the name {self.name!r} is held by another live node (or our own past run's lease)"
+            )
         self.lease = lease
         self.next_keepalive = time.monotonic() + self.cfg.ttl / 3
         self.dirty = True

@@ -27,6 +27,10 @@ class StoreDown(Exception):
     """etcd cannot be reached (or refused us) right now."""
 
 
+class LeaseGone(Exception):
+    """etcd answered that our lease does not exist (it expired, or etcd lost it): register again."""
+
+
 class Store:
     def __init__(self, cfg: FleetConfig, timeout: float) -> None:
         self.cfg = cfg
@@ -79,6 +83,8 @@ class Store:
                 raise StoreDown(f"{endpoint}: {_short(exc)}") from None
             except etcd_errors.Etcd3Exception as exc:
                 text = str(getattr(exc, "detail_text", "") or exc)
+                if "lease not found" in text:
+                    raise LeaseGone(text[:200]) from None
                 if self.cfg.username and "auth" in text.lower() and attempt == 1:
                     self.client.session.headers.pop("Authorization", None)  # expired token: log in again
                     continue
