@@ -336,17 +336,21 @@ STORM = "".join(
 )
 
 
-def test_storm_coalesced_auth_and_no_secret_in_etcd(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """etcd with auth on; 20 programs restarting as fast as they can: a handful of writes a second."""
+def test_storm_coalesced_auth_failover_and_no_secret_in_etcd(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """etcd with auth on, behind a dead endpoint; 20 programs restarting as fast as they can: few writes."""
     etcd = Etcd(tmp_path_factory.mktemp("etcd-auth")).start()
     root = ("root", "etcd-pw")
     etcd.enable_auth(*root)
     tmp = tmp_path_factory.mktemp("node-storm")
     port = free_port()
     fleet = fleet_section(etcd, "storm", False) + f"username = {root[0]}\npassword = {root[1]}\n"
+    dead = f"http://127.0.0.1:{free_port()}"  # the first endpoint answers nothing: the next one is used
+    fleet = fleet.replace(f"etcd = {etcd.url}", f"etcd = {dead}, {etcd.url}")
     node = Node("storm", Daemon(tmp, STORM, supervisord=inet_section(port, *AUTH) + fleet).start(), port)
     try:
-        node.daemon.wait_log("fleet: registered as storm", timeout=20)
+        node.daemon.wait_log(f"fleet: registered as storm .* at {etcd.url}", timeout=20)
         client = etcd.client(root)
         wait_for(lambda: node.daemon.count(r"success: storm\d+ entered RUNNING") >= 200, 30, what="a storm")
         events_before = node.daemon.count("entered RUNNING|exited:")
