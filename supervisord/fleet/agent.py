@@ -122,6 +122,8 @@ class FleetAgent:
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
         self._down_since: float | None = None
         self._seen: set[str] = set()
+        self._name_taken = False
+        self._updating: Any = None  # a gevent lock, made on the hub: one shared-programs update at a time
 
     # -- keys --
 
@@ -131,8 +133,11 @@ class FleetAgent:
     # -- life --
 
     def start(self) -> None:
+        import gevent.lock
+
         from supervisord.actors.eventbus import Watch
 
+        self._updating = gevent.lock.BoundedSemaphore()
         bus = self.daemon.ctx.extra.get("eventbus") if self.daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self._on_event))
@@ -161,7 +166,9 @@ class FleetAgent:
                 self.logger.warning("fleet: our lease had expired; registering again")
                 self.lease = None
             except NameTaken as exc:
-                self.logger.error("fleet: %s; retrying", exc)
+                if not self._name_taken:  # said once, not every tick
+                    self.logger.error("fleet: %s; retrying", exc)
+                self._name_taken = True
             except StoreDown as exc:
                 self._lost(str(exc))
             except Exception:  # a bug must be seen, and must not end the fleet
@@ -210,6 +217,7 @@ class FleetAgent:
                 f"the name {self.name!r} is held by another live node (or our own past run's lease)"
             )
         self.lease = lease
+        self._name_taken = False
         self.next_keepalive = time.monotonic() + self.cfg.ttl / 3
         self.dirty = True
         self._publish()
@@ -295,7 +303,8 @@ class FleetAgent:
         from supervisord.control import Control
 
         try:
-            changes = Control(self.daemon).update()
+            with self._updating:
+                changes = Control(self.daemon).update()
         except faults.Fault as err:
             self.logger.error("fleet: applying the shared programs failed: %s", err.text)
             return
