@@ -481,6 +481,11 @@ def openapi(routes: Routes) -> dict[str, Any]:
             "404": {"description": "no such name", "content": {"application/json": {"schema": _ERROR}}},
             "503": {"description": "shutting down", "content": {"application/json": {"schema": _ERROR}}},
         }
+        if "<node>" in route.rule:
+            responses["502"] = {
+                "description": "another node (fleet): offline or not answering",
+                "content": {"application/json": {"schema": _ERROR}},
+            }
         if doc.get("changes"):
             responses["403"] = {"description": "cross-site request refused"}
             responses["409"] = {
