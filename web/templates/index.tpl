@@ -61,8 +61,8 @@
 </table>
 % if fleet:
 <section id="fleet"><div id="fleet-cards"></div><div id="fleet-tables"></div></section>
-<link rel="stylesheet" href="static/fleet.css?v={{assets}}">
-<script src="static/fleet.js?v={{assets}}"></script>
+<link rel="stylesheet" href="static/fleet.css?v={{fleet}}">
+<script src="static/fleet.js?v={{fleet}}"></script>
 % end
 <dialog id="logview">
   <div class="logbar">
