@@ -69,6 +69,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Etcd, dict
         for node in nodes.values():
             wait_for(lambda n=node: n.state("steady") == "RUNNING", 20, interval=0.05, what="steady running")
         yield etcd, nodes
+        for node in nodes.values():  # no bug of the agent or of the web layer went by unseen
+            assert "fleet: unexpected error" not in node.daemon.log(), node.daemon.log()
+            assert " raised: " not in node.daemon.log(), node.daemon.log()
     finally:
         for node in nodes.values():
             node.daemon.kill()
@@ -139,6 +142,12 @@ def test_start_on_c_through_a(fleet: tuple[Etcd, dict[str, Node]]) -> None:
     assert a.rest.post("/program/stop/c/job").json() == {"success": True}
     assert c.state("job") == "STOPPED"
     assert a.rest.get("/supervisor/c/ping").json() == {"success": True}
+    with open(c.daemon.config, "a") as fh:  # c's own file gains a program; a reload through a applies it on c
+        fh.write("\n[program:extra]\ncommand = sleep 1000\nstartsecs = 0\n")
+    reload = a.rest.post("/supervisor/c/reload")
+    assert reload.json() == {"success": True, "added": ["extra"], "changed": [], "removed": []}
+    wait_for(lambda: c.state("extra") == "RUNNING", 10, what="extra running on c")
+    assert a.state("extra") == "HTTP 404"
 
 
 def test_bulk_start_and_stop_across_nodes(fleet: tuple[Etcd, dict[str, Node]]) -> None:
