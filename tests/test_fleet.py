@@ -324,6 +324,19 @@ def test_lost_lease_registers_again_and_a_name_is_never_shared(
         twin.stop()
 
 
+def test_restart_leaves_and_registers_again(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    """SIGHUP: the old run revokes its lease on the way out, the new run registers under the same name."""
+    _, nodes = fleet
+    a, c = nodes["a"], nodes["c"]
+    registered = c.daemon.count("fleet: registered as c")
+    c.daemon.signal(signal.SIGHUP)
+    c.daemon.wait_log("fleet: registered as c", count=registered + 1, timeout=20)
+    assert "held by another live node" not in c.daemon.log()
+    wait_for(lambda: c.state("steady") == "RUNNING", 15, what="c serving again")
+    wait_for(lambda: a.nodes().get("c", {}).get("status") == "ONLINE", 10, what="c online, seen from a")
+    assert a.rest.get("/program/info/c/steady").json()["statename"] == "RUNNING"
+
+
 def test_killed_node_goes_offline_within_the_ttl(fleet: tuple[Etcd, dict[str, Node]]) -> None:
     _, nodes = fleet
     a, b = nodes["a"], nodes["b"]
