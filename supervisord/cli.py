@@ -123,8 +123,9 @@ def run_daemon(opts: argparse.Namespace) -> int:
 
     def load() -> Config:
         from supervisord.daemon import apply_overrides
+        from supervisord.fleet.shared import SHARED
 
-        return apply_overrides(load_config(path), **overrides)
+        return apply_overrides(load_config(path, shared=SHARED.get()), **overrides)
 
     try:
         config = load()

@@ -90,6 +90,7 @@ class Daemon:
         self.mood = SHUTDOWN
         self.supervisor: Any = None
         self.ctx: RuntimeContext | None = None
+        self.fleet: Any = None  # the fleet agent, with a [fleet] section (supervisord/fleet/agent.py)
         # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
         self.on_ready: Callable[[], None] | None = None
         self.on_stop: Callable[[str], None] | None = None  # called with the mood once a stop is requested
@@ -149,6 +150,10 @@ class Daemon:
                 from supervisord.configwatch import ConfigWatch
 
                 stoppers.append(ConfigWatch(self).stop)
+            if self.config.fleet is not None:
+                from supervisord.fleet.agent import start_fleet
+
+                stoppers.append(start_fleet(self, self.config.fleet))
             if self.on_ready is not None:
                 self.on_ready()
                 self.on_ready = None

@@ -59,6 +59,11 @@
 </tbody>
 % end
 </table>
+% if fleet:
+<section id="fleet"><div id="fleet-cards"></div><div id="fleet-tables"></div></section>
+<link rel="stylesheet" href="static/fleet.css?v={{fleet}}">
+<script src="static/fleet.js?v={{fleet}}"></script>
+% end
 <dialog id="logview">
   <div class="logbar">
     <b id="log-title"></b>
