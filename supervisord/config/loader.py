@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from supervisord.config.context import LoadContext
 from supervisord.config.errors import ConfigError
 from supervisord.config.groups import build_groups
-from supervisord.config.ini import IniDocument, read_ini
+from supervisord.config.ini import IniDocument, parse_ini, read_ini
 from supervisord.config.model import Config
 from supervisord.config.section import SectionReader
 from supervisord.config.server_sections import (
@@ -28,7 +28,7 @@ from supervisord.config.server_sections import (
     unix_http_server_section,
 )
 
-__all__ = ["SYSTEM_CONFIG_PATHS", "candidate_paths", "find_config", "load_config"]
+__all__ = ["SYSTEM_CONFIG_PATHS", "candidate_paths", "find_config", "load_config", "load_config_text"]
 
 # Checked at call time so tests (and packagers) can redirect the system-wide locations.
 SYSTEM_CONFIG_PATHS: tuple[str, ...] = ("/etc/supervisord.conf", "/etc/supervisor/supervisord.conf")
@@ -37,6 +37,7 @@ INCLUDE_KEYS = frozenset({"files"})
 _PLAIN_SECTIONS = frozenset(
     {"supervisord", "inet_http_server", "unix_http_server", "supervisorctl", "include", "program-default"}
 )
+_BOOTSTRAP_SECTIONS = frozenset({"nacos"})  # read before the config by supervisord.nacos.settings
 _PREFIXED_SECTIONS = frozenset({"program", "eventlistener", "group", "rpcinterface", "ctlplugin"})
 
 
@@ -85,7 +86,30 @@ def load_config(path: str, *, environ: Mapping[str, str] | None = None, cwd: str
     main = os.path.normpath(os.path.join(base, os.path.expanduser(path)))
     ctx = LoadContext(main, env, base)
     doc = read_ini(ctx.path)
-    included = _merge_includes(ctx, doc)
+    return _build(ctx, doc, _merge_includes(ctx, doc))
+
+
+def load_config_text(
+    text: str, name: str, *, environ: Mapping[str, str] | None = None, cwd: str | None = None
+) -> Config:
+    """Parse a config held in memory (from Nacos, or an edit not yet written) as :func:`load_config` would.
+
+    ``name`` is a virtual file name (``nacos:supervisord.conf``) that every error and warning is located
+    in. Such a document must stand alone: an ``[include]`` is refused, because files on this host are not
+    part of what the config centre (or the editor) validated and published.
+    """
+    base = os.getcwd() if cwd is None else os.path.abspath(cwd)
+    ctx = LoadContext(name, dict(os.environ if environ is None else environ), base)
+    doc = parse_ini(text, name)
+    section = doc.get("include")
+    if section is not None:
+        raise SectionReader(section).error(
+            "[include] is not supported in a config held in memory (expected one self-contained document)"
+        )
+    return _build(ctx, doc, ())
+
+
+def _build(ctx: LoadContext, doc: IniDocument, included: tuple[str, ...]) -> Config:
     _check_sections(ctx, doc)
     section = doc.get("supervisord")
     if section is None:
@@ -145,7 +169,7 @@ def _check_sections(ctx: LoadContext, doc: IniDocument) -> None:
     """Reject unsupported sections and warn about ones nothing reads."""
     for section in doc:
         kind, sep, _ = section.name.partition(":")
-        if section.name in _PLAIN_SECTIONS or (sep and kind in _PREFIXED_SECTIONS):
+        if section.name in _PLAIN_SECTIONS | _BOOTSTRAP_SECTIONS or (sep and kind in _PREFIXED_SECTIONS):
             continue
         if sep and kind == "fcgi-program":
             raise SectionReader(section).error(
