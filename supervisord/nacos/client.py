@@ -205,7 +205,7 @@ class NacosClient:
     def publish(self, content: str, cas_md5: str | None = None) -> str:
         """Publish ``content`` (compare-and-set against ``cas_md5`` when given); return its MD5."""
         headers = {"casMd5": cas_md5} if cas_md5 else None
-        form = {**self._key(), "content": content, "type": "properties"}
+        form = {**self._key(), "content": content, "type": "text"}
         reply = self._call("POST", CONFIGS, data=form, headers=headers)
         if _cas_failure(reply, headers):
             raise NacosConflict(f"{self.describe()} was changed by someone else since it was read")
