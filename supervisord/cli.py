@@ -167,10 +167,16 @@ def run_daemon(opts: argparse.Namespace) -> int:
         return fail(str(exc), 1)
 
     if not opts.daemon:
-        return daemon.serve(config, load, listeners, foreground=True)
+        try:
+            return daemon.serve(config, load, listeners, foreground=True)
+        finally:
+            load.close()  # the Nacos listener, if any
 
     def run(readiness: daemonize.Readiness) -> int:
-        return daemon.serve(config, load, listeners, foreground=False, ready=readiness.ready)
+        try:
+            return daemon.serve(config, load, listeners, foreground=False, ready=readiness.ready)
+        finally:
+            load.close()
 
     return daemonize.detach(
         run,

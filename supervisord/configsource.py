@@ -270,9 +270,11 @@ class ConfigSource:
             temp = atomicfile.temp_beside(doc.name, text)
             try:
                 load_config(temp)
-            except ConfigError as exc:
+            except BaseException as exc:
                 os.unlink(temp)
-                raise EditRefused(str(exc).replace(temp, doc.name)) from None
+                if isinstance(exc, ConfigError):
+                    raise EditRefused(str(exc).replace(temp, doc.name)) from None
+                raise
             atomicfile.commit(temp, doc.name, backup=True)
             self.logger.info("wrote %s (previous version in %s.bak)", doc.name, doc.name)
             return Document("file", doc.name, text, md5_hex(text))

@@ -24,6 +24,7 @@ from harness import Daemon, wait_for
 from rpcutil import free_port, inet_section
 from webutil import Rest
 
+from supervisord.config.errors import ConfigError
 from supervisord.nacos.client import (
     NacosClient,
     NacosConflict,
@@ -368,3 +369,54 @@ def test_flags_without_dataid_are_a_clear_error(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert "Error: a Nacos server is set (--nacos-server) but no dataId (--nacos-dataid)" in run.stderr
+
+
+def test_environment_selects_nacos(tmp_path: Path, fake: FakeNacos) -> None:
+    """For containers: no flags, the environment names the server, namespace and group."""
+    port = free_port()
+    text = Daemon(tmp_path, PROGRAMS, supervisord=inet_section(port)).config.read_text()
+    fake.publish("app.conf", text.replace("[program:beta]", "[program:fromenv]"), group="OPS", tenant="prod")
+    d = Daemon(tmp_path, "[program:local]\ncommand = sleep 1000\n")  # the local file is not used
+    env = {
+        "SUPERVISORD_NACOS_SERVER": fake.address,
+        "SUPERVISORD_NACOS_DATAID": "app.conf",
+        "SUPERVISORD_NACOS_NAMESPACE": "prod",
+        "SUPERVISORD_NACOS_GROUP": "OPS",
+        "SUPERVISORD_NACOS_USERNAME": "nacos",
+        "SUPERVISORD_NACOS_PASSWORD": "s3cret",
+        "SUPERVISORD_NACOS_NOT_USE_CACHE": "true",
+    }
+    d.start(env=env)
+    rest = Rest(port)
+    try:
+        wait_for(lambda: rest.get("/program/info/fromenv").status_code == 200, timeout=20, what="fromenv")
+        assert rest.get("/program/info/local").status_code == 404
+        assert rest.get("/api/nacos").json()["running"]["origin"] == "$SUPERVISORD_NACOS_SERVER"
+    finally:
+        d.stop()
+
+
+def test_text_edits_keep_everything_else() -> None:
+    from supervisord import programedit
+    from supervisord.config.loader import load_config_text
+    from supervisord.configsource import EditRefused
+
+    text = "; head\n[supervisord]\n\n[program:a] ; first\ncommand = a\n; note\n\n[group:g]\nprograms = a\n"
+    changed = programedit.modify(text, "a", "command = b\n")
+    assert changed == "; head\n[supervisord]\n\n[program:a]\ncommand = b\n\n[group:g]\nprograms = a\n"
+    copied = programedit.copy(text, "a", "c")
+    assert copied.endswith("programs = a\n\n[program:c]\ncommand = a\n; note\n")
+    assert programedit.delete(copied, "c") == text.rstrip("\n") + "\n"
+    for bad in (
+        lambda: programedit.add(text, "a", "command = x"),
+        lambda: programedit.add(text, "x:y", "command = x"),
+        lambda: programedit.add(text, "x", "command = x\n[program:evil]\n"),
+        lambda: programedit.modify(text + "[program:a]\n", "a", "command = x"),
+        lambda: programedit.delete(text, "nope"),
+    ):
+        with pytest.raises(EditRefused):
+            bad()
+    with pytest.raises(ConfigError, match=r"^nacos:x\.conf:3: \[include\] .*not supported"):
+        load_config_text("[supervisord]\n\n[include]\nfiles = *.conf\n", "nacos:x.conf")
+    with pytest.raises(ConfigError, match=r"^nacos:x\.conf:4: \[program:a\] startsecs: "):
+        load_config_text("[supervisord]\n[program:a]\ncommand = a\nstartsecs = soon\n", "nacos:x.conf")

@@ -69,7 +69,11 @@ def replace(text: str, block: Block, name: str, body: str) -> str:
 
 def remove(text: str, block: Block) -> str:
     lines = text.splitlines()
-    return _join(lines[: block.start] + lines[block.end :])
+    kept = lines[: block.start] + lines[block.end :]
+    if block.end >= len(lines):  # it was the last section: no blank lines left dangling at the end
+        while kept and not kept[-1].strip():
+            kept.pop()
+    return _join(kept)
 
 
 def append(text: str, name: str, body: str) -> str:
