@@ -178,6 +178,12 @@ class ConfigSource:
             )
             self._watcher.start()
 
+    def detach(self, on_change: Callable[[], None]) -> None:
+        """Forget ``on_change`` unless a later run has attached its own already (a restart)."""
+        with self._lock:
+            if self.on_change is on_change:
+                self.on_change = None
+
     def close(self) -> None:
         self._stop.set()
 

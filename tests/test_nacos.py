@@ -420,3 +420,21 @@ def test_text_edits_keep_everything_else() -> None:
         load_config_text("[supervisord]\n\n[include]\nfiles = *.conf\n", "nacos:x.conf")
     with pytest.raises(ConfigError, match=r"^nacos:x\.conf:4: \[program:a\] startsecs: "):
         load_config_text("[supervisord]\n[program:a]\ncommand = a\nstartsecs = soon\n", "nacos:x.conf")
+
+
+def test_publish_applies_after_a_restart(tmp_path: Path, fake: FakeNacos) -> None:
+    """SIGHUP re-reads from Nacos; the listener then serves the new run (not the one that ended)."""
+    nd = NacosDaemon(tmp_path, fake)
+    nd.d.start()
+    try:
+        nd.wait_states({"alpha": "RUNNING", "beta": "RUNNING"})
+        fake.publish(DATA_ID, nd.text.replace("[program:beta]", "[program:after]"))
+        nd.wait_states({"alpha": "RUNNING", "after": "RUNNING"})
+        nd.d.signal(signal.SIGHUP)
+        nd.d.wait_log("supervisord started with pid", count=2, timeout=30)
+        nd.wait_states({"alpha": "RUNNING", "after": "RUNNING"})
+        fake.publish(DATA_ID, nd.text.replace("[program:beta]", "[program:again]"))
+        nd.wait_states({"alpha": "RUNNING", "again": "RUNNING"})
+        assert nd.d.count("nacos: applied:") == 2
+    finally:
+        nd.d.stop()

@@ -140,6 +140,6 @@ def test_editor_adds_copies_and_deletes(page: Any) -> None:
     driver.find_element(By.ID, "open-nacos").click()
     status = driver.find_element(By.ID, "nacos-status")
     wait.until(lambda drv: "Running from Nacos" in status.text)
-    assert driver.find_element(By.ID, "nacos-server").get_attribute("value") == f"http://{fake.address}"
+    assert driver.find_element(By.ID, "nacos-server").get_attribute("value") == fake.address
     assert driver.find_element(By.ID, "nacos-password").get_attribute("value") == ""
     wait_for(lambda: nd.states() == dict.fromkeys(["alpha", "alpha2", "web"], "RUNNING"), what="no change")

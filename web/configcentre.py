@@ -64,12 +64,13 @@ class ConfigCentre:
         if self.source is not None and self.source.nacos:
             watcher = gevent.get_hub().loop.async_()
             watcher.start(lambda: gevent.spawn(self._apply_published))
-            self.source.attach(watcher.send)
+            send = watcher.send  # one bound method: detach compares it by identity
+            self.source.attach(send)
 
             def detach() -> None:
                 daemon.stop_event.wait()
                 assert self.source is not None
-                self.source.attach(None)
+                self.source.detach(send)
                 watcher.close()
 
             gevent.spawn(detach)

@@ -65,7 +65,7 @@ class NacosSettings:
     def public(self) -> dict[str, object]:
         """What the GUI may show (never the password)."""
         return {
-            "server": ",".join(self.servers),
+            "server": ",".join(s.removeprefix("http://") for s in self.servers),
             "dataid": self.data_id,
             "namespace": self.namespace,
             "group": self.group,

@@ -163,7 +163,8 @@
     const input = make("input", { id: "nacos-" + key, type: key === "password" ? "password" : "text", autocomplete: "off" });
     inputs[key] = input;
     const row = make("label", { textContent: label + " " }, [input]);
-    row.style.display = "block";
+    row.style.display = "grid";
+    row.style.gridTemplateColumns = "260px 1fr";
     row.style.margin = "4px 0";
     form.append(row);
   }
