@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -225,6 +226,8 @@ def test_publish_applies_and_a_broken_one_changes_nothing(tmp_path: Path, fake: 
         nd.d.wait_log(rf"nacos: rejected the config published .* nacos:{DATA_ID}:{line}: \[program:bad\]")
         reload = nd.rest.post("/supervisor/reload")  # a reread meets the same refusal
         assert reload.status_code == 400 and f"nacos:{DATA_ID}:{line}:" in reload.json()["error"]
+        with pytest.raises(xmlrpc.client.Fault, match=rf"CANT_REREAD: nacos:{DATA_ID}:{line}:"):
+            xmlrpc.client.ServerProxy(f"http://127.0.0.1:{nd.port}/RPC2").supervisor.reloadConfig()
         assert nd.states() == {"alpha": "RUNNING", "gamma": "RUNNING"}
         cached = json.loads(next(nd.cache.glob("*.json")).read_text())
         assert cached["content"] == changed  # never a broken config in the cache
