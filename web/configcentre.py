@@ -214,7 +214,13 @@ class ConfigCentre:
                 raise faults.BadArguments(f"{key}: expected a string")
         source = self._source()
         path = self._run(lambda: source.save_nacos(body))
-        return json_response({"success": True, "saved_to": path, "applies": "on the next restart"})
+        return json_response(
+            {
+                "success": True,
+                "saved_to": path,
+                "applies": "from the next restart (a reread already reads it)",
+            }
+        )
 
     # -- the table --
 

@@ -180,7 +180,7 @@
       if (!payload.password) delete payload.password;  // keep the saved one
       try {
         const data = await call("PUT", "api/nacos", payload);
-        say(nacosStatus, "Saved to " + data.saved_to + "; restart the daemon to use it.");
+        say(nacosStatus, "Saved to " + data.saved_to + "; it is used from the next restart (Reload already applies its programs).");
       } catch (err) {
         say(nacosStatus, err.message, true);
       }
