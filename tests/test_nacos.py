@@ -126,6 +126,13 @@ def test_failover_and_outages(fake: FakeNacos) -> None:
     fake.stop()
     with pytest.raises(NacosUnavailable, match="connection refused"):
         client.get()
+    # whatever else requests reports, a URL in it never shows the token
+    import requests
+
+    from supervisord.nacos.client import _reason
+
+    hidden = _reason(requests.exceptions.InvalidURL("bad: http://h/x?dataId=a&accessToken=T0KEN&b=1"))
+    assert "T0KEN" not in hidden and "accessToken=<hidden>&b=1" in hidden
 
 
 # -- the daemon --

@@ -22,6 +22,7 @@ and the reason; only the last one is raised.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import urllib.parse
@@ -39,6 +40,7 @@ LINE = "\x01"
 CONFIGS = "/nacos/v1/cs/configs"
 LISTENER = "/nacos/v1/cs/configs/listener"
 LOGIN = "/nacos/v1/auth/login"
+_TOKEN = re.compile(r"(accessToken=)[^&\s'\"]+")
 
 
 class NacosError(Exception):
@@ -270,4 +272,4 @@ def _reason(exc: Any) -> str:
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
         return "connection refused or reset"
-    return str(exc)
+    return _TOKEN.sub(r"\1<hidden>", str(exc))  # a URL in the message must not leak the token
