@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from supervisord import atomicfile
 from supervisord.config import textedit
@@ -30,8 +31,11 @@ from supervisord.config.loader import load_config, load_config_text
 from supervisord.config.model import Config
 from supervisord.mainlog import LOGGER_NAME
 from supervisord.nacos import cache
-from supervisord.nacos.client import NacosClient, NacosError, NacosNotFound
+from supervisord.nacos.errors import NacosConflict, NacosError, NacosNotFound
 from supervisord.nacos.settings import NacosSettings, md5_hex, resolve, section_body
+
+if TYPE_CHECKING:
+    from supervisord.nacos.client import NacosClient
 
 RETRY_MAX = 30.0  # seconds between attempts to listen while Nacos is away
 
@@ -113,7 +117,7 @@ class ConfigSource:
     def _load_nacos(self, settings: NacosSettings, warnings: list[str]) -> Config:
         if settings != self.settings or self.client is None:
             self._forget_nacos()
-            self.settings, self.client = settings, NacosClient(settings, self.logger)
+            self.settings, self.client = settings, self._new_client(settings)
         client = self.client
         try:
             # At start-up with a cache to fall back on, one round over the servers is enough.
@@ -154,6 +158,11 @@ class ConfigSource:
         self.text, self.md5, self.seen_md5 = cached.content, cached.md5, cached.md5
         return config
 
+    def _new_client(self, settings: NacosSettings) -> NacosClient:
+        from supervisord.nacos.client import NacosClient  # requests is loaded only when Nacos is used
+
+        return NacosClient(settings, self.logger)
+
     def _forget_nacos(self) -> None:
         self._stop.set()
         self._stop = threading.Event()
@@ -172,7 +181,7 @@ class ConfigSource:
             self.on_change = on_change
             if on_change is None or not self.nacos or self._watcher is not None:
                 return
-            self.client = NacosClient(self.settings, self.logger)  # no session shared with a parent
+            self.client = self._new_client(self.settings)  # no session shared with a parent
             self._watcher = threading.Thread(
                 target=self._watch, args=(self.client, self._stop), name="nacos-listener", daemon=True
             )
@@ -264,8 +273,6 @@ class ConfigSource:
                     load_config_text(text, doc.name)
                 except ConfigError as exc:
                     raise EditRefused(str(exc)) from None
-                from supervisord.nacos.client import NacosConflict
-
                 self.own_md5 = md5_hex(text)  # before: the listener may hear of it before publish returns
                 try:
                     new_md5 = self.client.publish(text, cas_md5=doc.md5 or None)

@@ -20,7 +20,7 @@ import gevent.lock
 
 from supervisord import faults
 from supervisord.configsource import ConfigSource, Document, EditRefused, StaleEdit
-from supervisord.nacos.client import NacosError
+from supervisord.nacos.errors import NacosError
 from supervisord.nacos.settings import KEYS
 from supervisord.programedit import NoSuchProgram, ProgramExists
 from supervisord.web.routing import Request, Response, Routes, error_response, json_response

@@ -30,7 +30,16 @@ from typing import Any
 
 import requests
 
+from supervisord.nacos.errors import (
+    NacosConflict,
+    NacosDenied,
+    NacosError,
+    NacosNotFound,
+    NacosUnavailable,
+)
 from supervisord.nacos.settings import NacosSettings, md5_hex
+
+__all__ = ["NacosClient", "NacosConflict", "NacosDenied", "NacosError", "NacosNotFound", "NacosUnavailable"]
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 5.0
@@ -41,26 +50,6 @@ CONFIGS = "/nacos/v1/cs/configs"
 LISTENER = "/nacos/v1/cs/configs/listener"
 LOGIN = "/nacos/v1/auth/login"
 _TOKEN = re.compile(r"(accessToken=)[^&\s'\"]+")
-
-
-class NacosError(Exception):
-    """Nacos could not be asked (every server failed) or answered something unusable."""
-
-
-class NacosUnavailable(NacosError):
-    pass
-
-
-class NacosNotFound(NacosError):
-    pass
-
-
-class NacosConflict(NacosError):
-    """A compare-and-set publish found another MD5 than ours: someone else published first."""
-
-
-class NacosDenied(NacosError):
-    """Login refused, or a token the server will not accept even fresh (403)."""
 
 
 class NacosClient:
