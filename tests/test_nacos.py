@@ -386,7 +386,8 @@ def test_environment_selects_nacos(tmp_path: Path, fake: FakeNacos) -> None:
     port = free_port()
     text = Daemon(tmp_path, PROGRAMS, supervisord=inet_section(port)).config.read_text()
     fake.publish("app.conf", text.replace("[program:beta]", "[program:fromenv]"), group="OPS", tenant="prod")
-    d = Daemon(tmp_path, "[program:local]\ncommand = sleep 1000\n")  # the local file is not used
+    d = Daemon(tmp_path, "")
+    d.config.unlink()  # no local file at all: the environment is enough
     env = {
         "SUPERVISORD_NACOS_SERVER": fake.address,
         "SUPERVISORD_NACOS_DATAID": "app.conf",
@@ -400,7 +401,6 @@ def test_environment_selects_nacos(tmp_path: Path, fake: FakeNacos) -> None:
     rest = Rest(port)
     try:
         wait_for(lambda: rest.get("/program/info/fromenv").status_code == 200, timeout=20, what="fromenv")
-        assert rest.get("/program/info/local").status_code == 404
         assert rest.get("/api/nacos").json()["running"]["origin"] == "$SUPERVISORD_NACOS_SERVER"
     finally:
         d.stop()
