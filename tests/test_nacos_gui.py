@@ -142,4 +142,10 @@ def test_editor_adds_copies_and_deletes(page: Any) -> None:
     wait.until(lambda drv: "Running from Nacos" in status.text)
     assert driver.find_element(By.ID, "nacos-server").get_attribute("value") == fake.address
     assert driver.find_element(By.ID, "nacos-password").get_attribute("value") == ""
+    driver.find_element(By.ID, "nacos-not_use_cache").click()
+    driver.find_element(By.ID, "nacos-save").click()  # saved in the bootstrap file, the password kept
+    wait.until(lambda drv: "Saved to" in status.text)
+    saved = nd.d.config.read_text()
+    assert f"[nacos]\nserver = {fake.address}\ndataid = {DATA_ID}\ngroup = DEFAULT_GROUP\n" in saved
+    assert "not_use_cache = true\n" in saved and "password" not in saved  # none was saved or typed
     wait_for(lambda: nd.states() == dict.fromkeys(["alpha", "alpha2", "web"], "RUNNING"), what="no change")
