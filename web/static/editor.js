@@ -19,7 +19,8 @@
       init.body = JSON.stringify(payload);
     }
     const res = await fetch(path, init);
-    const data = await res.json();
+    const type = res.headers.get("Content-Type") || "";
+    const data = type.startsWith("application/json") ? await res.json() : { error: res.status + " " + (await res.text()).slice(0, 200) };
     if (!res.ok || data.success === false) throw new Error(data.error || res.status + " " + res.statusText);
     return data;
   }
