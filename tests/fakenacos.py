@@ -15,7 +15,7 @@ LongPollingService, MD5Util, the auth filter):
 * ``POST /nacos/v1/cs/configs/listener``, form ``Listening-Configs`` (``dataId^2group^2md5[^2tenant]^1``…):
   without ``Long-Pulling-Timeout`` it answers at once; with it, it holds the request until one of the listed
   configs has another MD5 (``""`` for a missing one) or the timeout passes, then answers the URL-encoded
-  ``dataId^2group[^2tenant]^1`` lines that differ (empty when none).
+  ``dataId^2group[^2tenant]^1`` lines that differ (empty when none), encoded as Java's URLEncoder does.
 * Outages: :meth:`stop` (connection refused; :meth:`start` again on the same port), ``mode = "500"`` (every
   call a 500), ``mode = "timeout"`` (calls are held without an answer until the mode changes or it stops).
 """
@@ -295,9 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
         if nacos.mode == "down":
             return
         lines = "".join(d + WORD + g + (WORD + t if t else "") + LINE for d, g, t in changed)
-        self._reply(
-            200, urllib.parse.quote(lines, safe=""), Pragma="no-cache", Cache_Control="no-cache,no-store"
-        )
+        self._reply(200, urllib.parse.quote_plus(lines), Pragma="no-cache", Cache_Control="no-cache,no-store")
 
 
 def _md5_of(content: str | None) -> str:

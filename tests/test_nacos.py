@@ -108,6 +108,10 @@ def test_long_poll_holds_then_answers_changed(fake: FakeNacos) -> None:
     timer.start()
     assert client.listen(md5("one\n"), hold_ms=20000) is True
     timer.join()
+    # the answer is encoded as Java's URLEncoder does: a space arrives as '+'
+    spaced = client_for(fake, dataid="my app.conf", namespace="dev")
+    fake.publish("my app.conf", "x\n", tenant="dev")
+    assert spaced.listen("", hold_ms=200) is True and spaced.listen(md5("x\n"), hold_ms=200) is False
 
 
 def test_failover_and_outages(fake: FakeNacos) -> None:

@@ -224,7 +224,7 @@ class NacosClient:
             rounds=1,
         )
         _expect_ok(reply, "listen")
-        for line in urllib.parse.unquote(reply.text).split(LINE):
+        for line in urllib.parse.unquote_plus(reply.text).split(LINE):  # Java URLEncoder form
             fields = line.split(WORD)
             if len(fields) >= 2 and fields[0] == self.settings.data_id and fields[1] == self.settings.group:
                 return True
