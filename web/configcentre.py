@@ -83,6 +83,9 @@ class ConfigCentre:
         except faults.Fault as err:
             log.error("nacos: could not apply the published config: %s", err.text)
             return
+        except Exception:  # a bug must reach the main log, not only gevent's stderr report
+            log.exception("nacos: applying the published config failed")
+            return
         added, changed, removed = changes.added, changes.changed, changes.removed
         log.info("nacos: applied: added %s, changed %s, removed %s", added, changed, removed)
 
