@@ -49,7 +49,9 @@ class Gui:
         self.control = control
         self.feed = feed
         self.template = bottle.SimpleTemplate((HERE / "templates" / "index.tpl").read_text())
-        self.static = {name: _Static(name) for name in ("app.js", "app.css", "fleet.js", "fleet.css")}
+        self.static = {
+            name: _Static(name) for name in ("app.js", "app.css", "fleet.js", "fleet.css", "editor.js")
+        }
 
     def routes(self, routes: Routes) -> None:
         text_html = "text/html; charset=utf-8"

@@ -29,7 +29,7 @@ from supervisord.config.server_sections import (
     unix_http_server_section,
 )
 
-__all__ = ["SYSTEM_CONFIG_PATHS", "candidate_paths", "find_config", "load_config"]
+__all__ = ["SYSTEM_CONFIG_PATHS", "candidate_paths", "find_config", "load_config", "load_config_text"]
 
 # Checked at call time so tests (and packagers) can redirect the system-wide locations.
 SYSTEM_CONFIG_PATHS: tuple[str, ...] = ("/etc/supervisord.conf", "/etc/supervisor/supervisord.conf")
@@ -38,6 +38,7 @@ INCLUDE_KEYS = frozenset({"files"})
 _PLAIN_SECTIONS = frozenset(
     {"supervisord", "inet_http_server", "unix_http_server", "supervisorctl", "include", "program-default"}
 ) | {"fleet"}
+_BOOTSTRAP_SECTIONS = frozenset({"nacos"})  # read before the config by supervisord.nacos.settings
 _PREFIXED_SECTIONS = frozenset({"program", "eventlistener", "group", "rpcinterface", "ctlplugin"})
 
 
@@ -96,6 +97,32 @@ def load_config(
     included, patterns = _merge_includes(ctx, doc)
     if shared and _shared_wanted(doc):
         _merge_shared(ctx, doc, shared)
+    return _build(ctx, doc, included, patterns)
+
+
+def load_config_text(
+    text: str, name: str, *, environ: Mapping[str, str] | None = None, cwd: str | None = None
+) -> Config:
+    """Parse a config held in memory (from Nacos, or an edit not yet written) as :func:`load_config` would.
+
+    ``name`` is a virtual file name (``nacos:supervisord.conf``) that every error and warning is located
+    in. Such a document must stand alone: an ``[include]`` is refused, because files on this host are not
+    part of what the config centre (or the editor) validated and published.
+    """
+    base = os.getcwd() if cwd is None else os.path.abspath(cwd)
+    ctx = LoadContext(name, dict(os.environ if environ is None else environ), base)
+    doc = parse_ini(text, name)
+    section = doc.get("include")
+    if section is not None:
+        raise SectionReader(section).error(
+            "[include] is not supported in a config held in memory (expected one self-contained document)"
+        )
+    return _build(ctx, doc, (), ())
+
+
+def _build(
+    ctx: LoadContext, doc: IniDocument, included: tuple[str, ...], patterns: tuple[str, ...]
+) -> Config:
     _check_sections(ctx, doc)
     section = doc.get("supervisord")
     if section is None:
@@ -148,10 +175,6 @@ def _merge_shared(ctx: LoadContext, doc: IniDocument, shared: Sequence[tuple[str
             doc.merge_section(section)
 
 
-def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[str, ...]:
-    """Read ``[include] files`` globs (relative to the main file) and merge those files into ``doc``."""
-
-
 def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Read ``[include] files`` globs (relative to the main file) and merge those files into ``doc``.
 
@@ -199,7 +222,7 @@ def _check_sections(ctx: LoadContext, doc: IniDocument) -> None:
     """Reject unsupported sections and warn about ones nothing reads."""
     for section in doc:
         kind, sep, _ = section.name.partition(":")
-        if section.name in _PLAIN_SECTIONS or (sep and kind in _PREFIXED_SECTIONS):
+        if section.name in _PLAIN_SECTIONS | _BOOTSTRAP_SECTIONS or (sep and kind in _PREFIXED_SECTIONS):
             continue
         if sep and kind == "fcgi-program":
             report(

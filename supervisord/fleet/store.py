@@ -102,7 +102,7 @@ class Store:
 
     def keepalive(self, lease: Lease) -> int:
         """The lease's new TTL, or -1 when it has already expired."""
-        return self.call(lambda c: Lease(lease.id, c).refresh())
+        return int(self.call(lambda c: Lease(lease.id, c).refresh()))
 
     def revoke(self, lease: Lease) -> None:
         self.call(lambda c: Lease(lease.id, c).revoke())
@@ -114,7 +114,7 @@ class Store:
     def create(self, key: str, value: Any, lease: Lease) -> bool:
         """Put only if ``key`` does not exist (one transaction)."""
         data = json.dumps(value, separators=(",", ":"))
-        return self.call(lambda c: c.create(key, data, lease=Lease(lease.id, c)))
+        return bool(self.call(lambda c: c.create(key, data, lease=Lease(lease.id, c))))
 
     def get_prefix(self, prefix: str) -> list[tuple[str, bytes, int]]:
         """(key, value, lease id) for every key under ``prefix``."""

@@ -22,6 +22,7 @@
     <button data-global="stopAll">Stop all</button>
     <button data-global="reload">Reload</button>
     <button data-global="shutdown" class="danger">Shutdown</button>
+    <button id="open-programs">Programs</button><button id="open-nacos">Nacos</button>
   </div>
 </header>
 <section class="toolbar">
@@ -90,5 +91,6 @@
   </div>
 </dialog>
 <script src="static/app.js?v={{assets}}"></script>
+<script src="static/editor.js?v={{assets}}"></script>
 </body>
 </html>
