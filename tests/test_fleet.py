@@ -255,6 +255,13 @@ def test_shared_program_starts_where_opted_in(fleet: tuple[Etcd, dict[str, Node]
 def test_etcd_outage_keeps_nodes_working(fleet: tuple[Etcd, dict[str, Node]]) -> None:
     etcd, nodes = fleet
     a, c = nodes["a"], nodes["c"]
+    # the premise: a knows every node before etcd goes away (tests may run alone, in any order)
+    wait_for(
+        lambda: all(a.nodes().get(x, {}).get("status") == "ONLINE" for x in "abc"),
+        20,
+        interval=0.1,
+        what="a, b and c online as seen from a",
+    )
     etcd.stop()
     try:
         _while_etcd_is_away(a)
