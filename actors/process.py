@@ -286,6 +286,10 @@ class ProcessActor(HubSafeActor):
         except SpawnError as exc:
             self._apply(self.machine.spawn_failed(str(exc), now))
             return
+        except Exception as exc:  # whatever went wrong, it is a failed start, never a dead actor
+            self.ctx.logger.warning("unexpected error spawning %s", self.config.namespec, exc_info=True)
+            self._apply(self.machine.spawn_failed(f"unknown error during spawn: {exc}", now))
+            return
         self.child = child
         self.started_wall = time.time()
         ref = self.actor_ref

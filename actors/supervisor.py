@@ -8,6 +8,7 @@ at a time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -262,7 +263,8 @@ class SupervisorActor(HubSafeActor):
             return self._find(message.namespec)
         elif isinstance(message, Broadcast):
             for entry in self.entries.values():
-                entry.ref.tell(message.message)
+                with contextlib.suppress(pykka.ActorDeadError):
+                    entry.ref.tell(message.message)
         elif isinstance(message, AutostartForked):
             future = HubSafeFuture()
             self.forked_waiters.append(future)
@@ -398,7 +400,10 @@ class SupervisorActor(HubSafeActor):
             plan.waiting = set(batch)
             for key in batch:
                 entry = self.entries[key]
-                entry.ref.tell(Shutdown())
+                try:
+                    entry.ref.tell(Shutdown())
+                except pykka.ActorDeadError:  # its death was reported; on_failure killed its child
+                    plan.waiting.discard(key)
         if not plan.waiting and not plan.batches and not plan.done._result:
             plan.done.set(Outcome())
 

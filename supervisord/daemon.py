@@ -27,6 +27,7 @@ from supervisord.actors.supervisor import SupervisorActor
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.logtargets import clear_auto_logs
+from supervisord.runtime import faults
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
@@ -144,11 +145,13 @@ class Daemon:
             self.stop_event.wait()
             if self.mood == RESTART:
                 self.logger.info("received SIGHUP indicating restart request")
-            done = self.supervisor.ask(BeginShutdown(), timeout=10)
             try:
+                done = self.supervisor.ask(BeginShutdown(), timeout=10)
                 done.get(timeout=shutdown_budget(self.config))
             except pykka.Timeout:
                 self.logger.critical("processes did not stop in time; killing what is left")
+            except pykka.ActorDeadError:  # already reported; stopping the actors below kills what is left
+                pass
         finally:
             for stop in reversed(stoppers):
                 try:
@@ -230,18 +233,24 @@ def serve(
     except OSError as exc:
         logger.critical("could not write pidfile %s: %s", settings.pidfile, exc)
     state: dict[str, Daemon] = {}
+    died: list[str] = []
     _install_signals(state)
     # gevent's signal watchers do not keep the loop alive; without a ref'd watcher the hub would raise
     # LoopExit as soon as the main greenlet waits while no HTTP server is running.
     keepalive = gevent.get_hub().loop.async_()
     keepalive.start(lambda: None)
+    # A dead actor or a failing I/O loop asks for an orderly shutdown from its own thread (faults.py).
+    alarm = gevent.get_hub().loop.async_()
+    alarm.start(lambda: state["daemon"].request(SHUTDOWN))
+    faults.install(lambda _what: alarm.send())
     try:
         while True:
             daemon = Daemon(config, logger, load, listeners)
             state["daemon"] = daemon
             daemon.on_ready, ready = ready, None  # only the first run reports readiness
             mood = daemon.run(ioloop, pids)
-            if mood != RESTART:
+            died = faults.deaths()
+            if mood != RESTART or died:
                 break
             try:
                 config = load()
@@ -251,15 +260,20 @@ def serve(
             logger = mainlog.configure(
                 config.supervisord, to_stdout=foreground and not config.supervisord.silent
             )
+    except Exception:
+        logger.critical("the main loop died unexpectedly; shutting down", exc_info=True)
+        raise
     finally:
         pykka.ActorRegistry.stop_all(block=True, timeout=10)
         ioloop.stop()
         keepalive.close()
+        faults.install(None)
+        alarm.close()
         listeners.close()
         remove_pidfile(settings.pidfile)
     logger.info("supervisord stopped")
     logging.shutdown()
-    return 0
+    return 1 if died else 0
 
 
 def apply_overrides(config: Config, **overrides: Any) -> Config:

@@ -15,8 +15,10 @@ import fcntl
 import heapq
 import itertools
 import logging
+import math
 import os
 import select
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,12 +26,16 @@ from dataclasses import dataclass, field
 
 import pykka
 
+from supervisord.runtime import faults
+
 log = logging.getLogger("supervisord")
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 READ_CHUNK = 1 << 20  # big reads: one message per MiB, not per line
 PIPE_SIZE = 1 << 20  # ask the kernel for 1 MiB pipes: fewer wake-ups per byte (best effort)
 FLOW_LIMIT = 8 << 20  # bytes of one pipe handed to its consumer and not yet acknowledged
+MAX_WAIT = 3600.0  # longest single epoll_wait: its millisecond timeout overflows beyond ~24 days
+MAX_DELAY = 10 * 365 * 24 * 3600.0  # a timer further away than this is a bug or a typo; it is clamped
 
 
 class Flow:
@@ -144,7 +150,9 @@ class IOLoop:
         self._call_soon(lambda: self._add(_Watch(pidfd, None, on_exit)))
 
     def call_at(self, at: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` on this thread at monotonic time ``at``."""
+        """Run ``callback`` on this thread at monotonic time ``at`` (clamped: no value can upset the heap)."""
+        now = time.monotonic()
+        at = now if math.isnan(at) else min(at, now + MAX_DELAY)
         timer = Timer(at, next(self._seq), callback)
         self._call_soon(lambda: heapq.heappush(self._timers, timer))
         return timer
@@ -194,9 +202,24 @@ class IOLoop:
             heapq.heappop(self._timers)
         if not self._timers:
             return -1
-        return max(0.0, self._timers[0].at - time.monotonic())
+        return min(MAX_WAIT, max(0.0, self._timers[0].at - time.monotonic()))
 
     def _run(self) -> None:
+        failed = False
+        while self._running:
+            try:
+                self._loop()
+            except Exception:
+                # The loop must outlive its own bug: shutting down needs it (exits, stop timers). The first
+                # failure is reported (the daemon stops); a repeating one is not logged again and is paced.
+                if not failed:
+                    failed = True
+                    faults.died("the I/O loop", sys.exc_info())
+                time.sleep(0.05)
+        for fd in list(self._watches):
+            self._drop(fd)
+
+    def _loop(self) -> None:
         while self._running:
             try:
                 events = self._epoll.poll(self._next_timeout())
@@ -212,8 +235,6 @@ class IOLoop:
                 self._ready(fd, mask)
             self._run_pending()
             self._run_timers()
-        for fd in list(self._watches):
-            self._drop(fd)
 
     def _run_pending(self) -> None:
         with self._lock:

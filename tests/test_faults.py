@@ -1,0 +1,173 @@
+"""Bad input and internal faults: rejected at load with file and line, or survived, never a deaf daemon."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+import time
+import xmlrpc.client
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import Daemon, wait_for
+from rpcutil import free_port
+
+from supervisord.runtime import faults
+from supervisord.runtime.hubsafe import HubSafeActor
+from supervisord.runtime.ioloop import IOLoop
+
+PY = sys.executable
+
+
+def load_error(tmp_path: Path, body: str) -> tuple[int, str]:
+    """Run the daemon on a config expected to be refused; (exit status, stderr)."""
+    d = Daemon(tmp_path, body)
+    proc = subprocess.run(d.command(), capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    return proc.returncode, proc.stderr
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+# -- rejected at load --
+
+
+def test_nul_byte_in_environment_is_a_config_error(tmp_path: Path) -> None:
+    rc, err = load_error(tmp_path, '[program:a]\ncommand = sleep 100\nenvironment = A="x\0y",B=2\n')
+    config = tmp_path / "supervisord.conf"
+    assert rc == 2, err
+    assert f"{config}:{line_of(config, 'environment =')}: [program:a] environment:" in err
+    assert "NUL byte" in err and "'A'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("key", ["startsecs", "stopwaitsecs", "killwaitsecs", "restartpause"])
+def test_absurd_seconds_are_a_config_error(tmp_path: Path, key: str) -> None:
+    """1e10 used to reach the I/O thread as a timer and kill it (OverflowError in epoll_wait)."""
+    rc, err = load_error(tmp_path, f"[program:a]\ncommand = sleep 100\n{key} = 1e10\n")
+    config = tmp_path / "supervisord.conf"
+    assert rc == 2, err
+    assert (
+        f"{config}:{line_of(config, f'{key} =')}: [program:a] {key}: expected a number of seconds <= 31536000"
+        in err
+    )
+    assert "Traceback" not in err
+
+
+# -- survived at run time --
+
+
+def test_an_exception_while_spawning_is_a_spawn_error(daemon, tmp_path: Path) -> None:
+    """Popen raises ValueError for a NUL byte in an argument; the actor used to die of it, silently, and
+    the daemon then ignored SIGTERM. Now: spawnerr, BACKOFF, FATAL, and a daemon that still answers."""
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [program:nul]
+        command = /bin/echo a\0b
+        startsecs = 0
+        startretries = 1
+        [program:ok]
+        command = sleep 1000
+        autostart = false
+        """
+    )
+    d.wait_log(r"gave up: nul entered FATAL state, too many start retries too quickly")
+    assert d.count(r"spawnerr: unknown error during spawn of 'nul': ValueError: embedded null byte") == 2
+    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+    info = rpc.supervisor.getProcessInfo("nul")
+    assert info["statename"] == "FATAL" and "embedded null byte" in info["description"]
+    with pytest.raises(xmlrpc.client.Fault) as fault:
+        rpc.supervisor.startProcess("nul")
+    assert fault.value.faultCode == 50  # SPAWN_ERROR, like any other failed start
+    assert rpc.supervisor.startProcess("ok") is True
+    assert "died unexpectedly" not in d.log()
+    assert d.stop() == 0
+
+
+# -- the runtime's own faults are reported, never silent --
+
+
+@pytest.fixture
+def reported() -> Iterator[list[str]]:
+    seen: list[str] = []
+    event = threading.Event()
+
+    def on_death(what: str) -> None:
+        seen.append(what)
+        event.set()
+
+    faults.install(on_death)
+    try:
+        yield seen
+    finally:
+        faults.install(None)
+
+
+class Broken(HubSafeActor):
+    def on_receive(self, message: Any) -> Any:
+        raise RuntimeError("a bug")
+
+
+def test_an_actor_that_dies_is_reported(reported: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="supervisord")
+    ref = Broken.start()
+    ref.tell("anything")
+    wait_for(lambda: reported, what="the death to be reported")
+    assert reported == ["actor Broken"]
+    assert faults.deaths() == ["actor Broken"]
+    record = next(r for r in caplog.records if r.name == "supervisord")
+    assert record.levelno == logging.CRITICAL
+    assert record.getMessage() == "actor Broken died unexpectedly; shutting down"
+    assert record.exc_info is not None and "a bug" in str(record.exc_info[1])
+    assert not ref.is_alive()
+
+
+def test_io_loop_survives_a_timer_far_away() -> None:
+    """A timer 1e10 s away used to overflow epoll_wait's timeout and kill the loop thread."""
+    loop = IOLoop()
+    loop.start()
+    try:
+        fired = threading.Event()
+        loop.call_at(time.monotonic() + 1e10, lambda: None)
+        wait_for(lambda: len(loop._timers) == 1, what="the loop to take the timer")  # then it waits on it
+        loop.call_at(float("nan"), lambda: None)
+        loop.call_at(time.monotonic() + 0.01, fired.set)
+        assert fired.wait(5), "the loop stopped firing timers"
+        assert loop._thread is not None and loop._thread.is_alive()
+    finally:
+        loop.stop()
+
+
+def test_io_loop_failure_is_reported_and_the_loop_goes_on(
+    reported: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="supervisord")
+    loop = IOLoop()
+    real = loop._next_timeout
+    calls = {"n": 0}
+
+    def failing_once() -> float:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OverflowError("timeout is too large")
+        return real()
+
+    loop._next_timeout = failing_once  # type: ignore[method-assign]
+    loop.start()
+    try:
+        wait_for(lambda: reported, what="the failure to be reported")
+        assert reported == ["the I/O loop"]
+        fired = threading.Event()
+        loop.call_at(time.monotonic(), fired.set)
+        assert fired.wait(5), "the loop did not go on after its failure"
+    finally:
+        loop.stop()
+    assert any("the I/O loop died unexpectedly" in r.getMessage() for r in caplog.records)
