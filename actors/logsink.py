@@ -69,18 +69,20 @@ class _Flush:
     """Timer tick: retry syslog frames that could not be sent yet."""
 
 
-def attach_pipe(loop: IOLoop, fd: int, sink: pykka.ActorRef[Any] | None, pid: int) -> None:
-    """Hand pipe ``fd`` of child ``pid`` to the loop, delivering chunks to ``sink`` with backpressure."""
+def attach_pipe(loop: IOLoop, fd: int, sink: pykka.ActorRef[Any] | None, pid: int) -> Any:
+    """Hand pipe ``fd`` of child ``pid`` to the loop, delivering chunks to ``sink`` with backpressure.
+
+    Returns the loop's handle, for :meth:`IOLoop.release` once the child is reaped.
+    """
     if sink is None:
-        loop.watch_pipe(fd, lambda data: None, lambda: None)
-        return
+        return loop.watch_pipe(fd, lambda data: None, lambda: None)
     flow = Flow()
     tell = sink.tell
 
     def on_eof() -> None:
         tell(Eof(pid))
 
-    loop.watch_pipe(fd, lambda data: tell(Chunk(data, pid, flow)), on_eof, flow)
+    return loop.watch_pipe(fd, lambda data: tell(Chunk(data, pid, flow)), on_eof, flow)
 
 
 # --- the actor ---

@@ -91,6 +91,7 @@ class ProcessActor(HubSafeActor):
         self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
         self.restart_when_stopped = False
         self.logfiles = {"stdout": "", "stderr": ""}
+        self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
 
     # -- lifecycle --
 
@@ -266,6 +267,8 @@ class ProcessActor(HubSafeActor):
             status = 0
         child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
         self.ctx.pids.discard(pid)
+        pipes, self.pipes = self.pipes, []
+        self.ctx.ioloop.release(pipes)  # a grandchild may hold them open for ever
         if child.stdin_fd is not None:
             try:
                 os.close(child.stdin_fd)
@@ -300,11 +303,13 @@ class ProcessActor(HubSafeActor):
                 continue
             sink = self.sinks.get(channel)
             if channel == "stdout" and self.pool is not None:
-                loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                self.pipes.append(
+                    loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                )
                 if child.stdin_fd is not None:  # the pool writes events itself, through its own copy
                     self.pool.tell(ListenerStdin(self.config.name, os.dup(child.stdin_fd)))
             else:
-                attach_pipe(loop, fd, sink, pid)
+                self.pipes.append(attach_pipe(loop, fd, sink, pid))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self._apply(self.machine.spawned(pid, now))
 

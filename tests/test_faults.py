@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Daemon, wait_for
+from harness import Daemon, tagged_pids, wait_for
 from rpcutil import free_port
 
 from supervisord.runtime import faults
@@ -171,3 +173,52 @@ def test_io_loop_failure_is_reported_and_the_loop_goes_on(
     finally:
         loop.stop()
     assert any("the I/O loop died unexpectedly" in r.getMessage() for r in caplog.records)
+
+
+# -- descriptors --
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def kill_tagged(tag: str, argv0: bytes) -> None:
+    """Grandchildren that left their parent behind (ours by the test tag): no supervisor stops them."""
+    for pid in tagged_pids(tag):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if fh.read().split(b"\0")[0] == argv0:
+                    os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def test_pipes_held_by_a_grandchild_are_closed_when_the_child_is_reaped(daemon, tmp_path: Path) -> None:
+    """A grandchild holding the child's stdout used to cost the daemon two descriptors per restart."""
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [program:leaky]
+        command = sh -c 'echo hello; (exec sleep 1300 &); echo bye; exit 0'
+        startsecs = 0
+        autorestart = false
+        """
+    )
+    try:
+        rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+        exited = lambda: rpc.supervisor.getProcessInfo("leaky")["statename"] == "EXITED"  # noqa: E731
+        wait_for(exited, what="the first run to exit")
+        assert d.proc is not None
+        before = fd_count(d.proc.pid)
+        for _ in range(30):
+            rpc.supervisor.startProcess("leaky")
+            wait_for(exited, what="the run to exit")
+        assert fd_count(d.proc.pid) <= before + 2, "descriptors leak per restart"
+        # nothing the child wrote before it exited is lost
+        log = Path(rpc.supervisor.getProcessInfo("leaky")["stdout_logfile"]).read_text()
+        assert log.count("hello\nbye\n") == 31
+    finally:
+        kill_tagged(d.tag, b"sleep")
+    assert d.stop() == 0

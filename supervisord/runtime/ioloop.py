@@ -130,10 +130,11 @@ class IOLoop:
         on_data: Callable[[bytes], None],
         on_eof: Callable[[], None],
         flow: Flow | None = None,
-    ) -> None:
+    ) -> _Watch:
         """Own ``fd`` (a pipe's read end): deliver chunks, then EOF; the loop closes it.
 
-        With a ``flow``, reading pauses while the consumer is ``flow.limit`` bytes behind.
+        With a ``flow``, reading pauses while the consumer is ``flow.limit`` bytes behind. The returned
+        handle is for :meth:`release`.
         """
         os.set_blocking(fd, False)
         try:
@@ -144,6 +145,17 @@ class IOLoop:
         if flow is not None:
             flow._resume = lambda: self._call_soon(lambda: self._resume(watch))
         self._call_soon(lambda: self._add(watch))
+        return watch
+
+    def release(self, watches: list[_Watch]) -> None:
+        """The child behind these pipes was reaped: deliver what is readable now, then EOF, and close them.
+
+        Supervisor's order (drain, then close the parent's ends). Why not wait for EOF: a grandchild that
+        inherited the pipe (``sh -c 'daemon &'``) can hold it open for ever, and every restart would leak
+        two descriptors. Handles, not fd numbers: a pipe that already reached EOF was closed, and its
+        number may belong to another child's pipe by now.
+        """
+        self._call_soon(lambda: self._release(watches))
 
     def watch_exit(self, pidfd: int, on_exit: Callable[[], None]) -> None:
         """Own ``pidfd``: call ``on_exit`` once when the process has exited (it is not reaped here)."""
@@ -184,6 +196,18 @@ class IOLoop:
                     pass
             os.close(fd)
         return watch
+
+    def _release(self, watches: list[_Watch]) -> None:
+        # A few reads empty any pipe (each takes up to its full size); a grandchild that keeps writing
+        # must not hold the loop here, so whatever is still open after them is closed anyway.
+        for watch in watches:
+            for _ in range(4):
+                if self._watches.get(watch.fd) is not watch:
+                    break  # at EOF, and closed
+                self._ready(watch.fd, select.EPOLLIN, drain=True)
+            if self._watches.get(watch.fd) is watch:
+                self._drop(watch.fd)
+                self._safely(watch.on_close)
 
     def _pause(self, watch: _Watch) -> None:
         # Unregister rather than clear EPOLLIN: EPOLLHUP is reported even with no events asked for, so a
@@ -249,7 +273,7 @@ class IOLoop:
             if not timer.cancelled:
                 self._safely(timer.callback)
 
-    def _ready(self, fd: int, mask: int) -> None:
+    def _ready(self, fd: int, mask: int, *, drain: bool = False) -> None:
         watch = self._watches.get(fd)
         if watch is None:
             return
@@ -260,6 +284,9 @@ class IOLoop:
         try:
             data = os.read(fd, READ_CHUNK)
         except BlockingIOError:
+            if drain:  # nothing more now: what comes later is the grandchild's, and it is not ours
+                self._drop(fd)
+                self._safely(watch.on_close)
             return
         except OSError as exc:
             if exc.errno not in (errno.EIO, errno.EBADF):
