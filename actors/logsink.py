@@ -48,8 +48,15 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Begin:
+    """Child ``pid`` was spawned: open the log files now (they stay closed while it is not running)."""
+
+    pid: int = 0
+
+
+@dataclass(frozen=True)
 class Eof:
-    """The child closed this pipe: flush held-back partial lines and tokens."""
+    """The child closed this pipe (or was reaped): flush held-back partial lines and tokens, close files."""
 
     pid: int = 0
 
@@ -78,6 +85,7 @@ def attach_pipe(loop: IOLoop, fd: int, sink: pykka.ActorRef[Any] | None, pid: in
         return loop.watch_pipe(fd, lambda data: None, lambda: None)
     flow = Flow()
     tell = sink.tell
+    tell(Begin(pid))
 
     def on_eof() -> None:
         tell(Eof(pid))
@@ -160,6 +168,14 @@ class LogSinkActor(HubSafeActor):
                 self._on_chunk(message)
             elif isinstance(message, Eof):
                 self._on_eof()
+                if message.pid == self.pid:  # not an old life's late EOF: no child writes here now
+                    self._close_files()
+            elif isinstance(message, Begin):
+                if message.pid != self.pid:
+                    self._new_pid(message.pid)
+                for target in self.targets:
+                    if isinstance(target, FileTarget):
+                        target.open_quietly()
             elif isinstance(message, _Flush):
                 self.flush_armed = False
             elif isinstance(message, Reopen):
@@ -211,6 +227,13 @@ class LogSinkActor(HubSafeActor):
                 self._log(piece, captured=kind == "capture")
         for target in self.syslogs:
             target.end()
+
+    def _close_files(self) -> None:
+        """Two descriptors per configured process add up (600 programs, ``ulimit -n 1024``): a log file is
+        open only while its child runs. Readers (tail, readLog) go by path, so they see no difference."""
+        for target in self.targets:
+            if isinstance(target, FileTarget):
+                target.close()
 
     def _new_pid(self, pid: int) -> None:
         self.pid = pid

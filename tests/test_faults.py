@@ -222,3 +222,52 @@ def test_pipes_held_by_a_grandchild_are_closed_when_the_child_is_reaped(daemon, 
     finally:
         kill_tagged(d.tag, b"sleep")
     assert d.stop() == 0
+
+
+def test_unstarted_processes_cost_no_descriptors(daemon, tmp_path: Path) -> None:
+    """600 autostart=false programs under ``ulimit -n 1024``: two log files each used to be opened at
+    start-up, and the daemon died of EMFILE. Log files are now opened when a process spawns."""
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [program:p]
+        command = sh -c 'echo out-%(process_num)d; echo err-%(process_num)d >&2; exec sleep 1000'
+        process_name = p%(process_num)d
+        numprocs = 600
+        autostart = false
+        """,
+        start=False,
+    )
+    d.start(prefix=["prlimit", "--nofile=1024:1024", "--"])
+    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+    wait_for(lambda: len(rpc.supervisor.getAllProcessInfo()) == 600, what="all 600 processes")
+    assert d.proc is not None and fd_count(d.proc.pid) < 100
+    for n in (0, 599):
+        assert rpc.supervisor.startProcess(f"p:p{n}") is True
+        wait_for(lambda n=n: rpc.supervisor.readProcessStdoutLog(f"p:p{n}", 0, 0) == f"out-{n}\n")
+        wait_for(lambda n=n: rpc.supervisor.readProcessStderrLog(f"p:p{n}", 0, 0) == f"err-{n}\n")
+    rpc.supervisor.stopProcess("p:p0")
+    assert rpc.supervisor.readProcessStdoutLog("p:p0", 0, 0) == "out-0\n"  # read by path after the exit
+    assert "Traceback" not in d.stderr() + d.stdout()
+    assert d.stop() == 0
+
+
+def test_a_descriptor_budget_beyond_the_limit_is_a_warning_at_load(daemon, tmp_path: Path) -> None:
+    d = daemon(
+        """
+        [program:p]
+        command = sleep 1000
+        process_name = p%(process_num)d
+        numprocs = 40
+        """,
+        supervisord="minfds = 256\n",
+        start=False,
+    )
+    d.start(prefix=["prlimit", "--nofile=256:256", "--"])
+    d.wait_log(
+        r"40 autostart processes need about 304 file descriptors .* only 256 are allowed: raise minfds"
+    )
+    d.wait_log(r"success: p39 entered RUNNING state")
+    assert d.stop() == 0
