@@ -271,3 +271,71 @@ def test_a_descriptor_budget_beyond_the_limit_is_a_warning_at_load(daemon, tmp_p
     )
     d.wait_log(r"success: p39 entered RUNNING state")
     assert d.stop() == 0
+
+
+# -- a full disk --
+
+CHATTY = (
+    "import os, sys, time\n"
+    "n = 0\n"
+    "while True:\n"
+    "    n += 1\n"
+    "    sys.stdout.write('%098d\\n' % n); sys.stdout.flush()\n"
+    "    if n % 100 == 0:\n"
+    "        open(sys.argv[1] + '.new', 'w').write(str(n)); os.replace(sys.argv[1] + '.new', sys.argv[1])\n"
+    "    time.sleep(0.001)\n"
+)
+
+
+def test_a_log_file_that_cannot_be_written_is_reported_once_then_on_recovery(daemon, tmp_path: Path) -> None:
+    """RLIMIT_FSIZE makes every write past 64 KiB fail (EFBIG), like a full disk: one warning, not a
+    traceback per chunk; clearing the log makes writes work again, reported with the bytes lost."""
+    port = free_port()
+    script, progress, logfile = tmp_path / "chatty.py", tmp_path / "progress", tmp_path / "chatty.log"
+    script.write_text(CHATTY)
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [program:chatty]
+        command = {PY} {script} {progress}
+        stdout_logfile = {logfile}
+        stdout_logfile_maxbytes = 0
+        startsecs = 0
+        """,
+        supervisord="loglevel = info\n",
+        start=False,
+    )
+    d.start(prefix=["prlimit", "--fsize=65536", "--"])
+    d.wait_log(rf"cannot write to log file {logfile}: File too large; its output is dropped", timeout=20)
+    failed_at = int(progress.read_text())
+    wait_for(lambda: int(progress.read_text()) > failed_at + 500, what="many more chunks to be lost")
+    assert d.count(r"cannot write to log file") == 1
+    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+    rpc.supervisor.clearProcessLogs("chatty")
+    d.wait_log(rf"writing to log file {logfile} works again; \d+ bytes were lost")
+    lost = int(d.log().split("works again; ")[1].split()[0])
+    assert lost >= 500 * 99
+    rpc.supervisor.stopProcess("chatty")
+    assert "Traceback" not in d.log() + d.stderr() + d.stdout()
+    assert d.stop() == 0
+
+
+def test_a_main_log_that_cannot_be_written_says_so_once(daemon, tmp_path: Path) -> None:
+    """``logfile`` on a full device: one line on stderr, not a "--- Logging error ---" per record."""
+    d = daemon(
+        """
+        [program:blink]
+        command = true
+        startsecs = 0
+        startretries = 0
+        autorestart = true
+        """,
+        supervisord="logfile = /dev/full\n",
+    )
+    wait_for(lambda: d.stdout().count("exited: blink") >= 20, what="many records")
+    assert (
+        d.stderr().count("supervisord: cannot write to the main log /dev/full: No space left on device") == 1
+    )
+    assert "Logging error" not in d.stderr()
+    assert d.stop() == 0
