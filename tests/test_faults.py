@@ -339,3 +339,37 @@ def test_a_main_log_that_cannot_be_written_says_so_once(daemon, tmp_path: Path) 
     )
     assert "Logging error" not in d.stderr()
     assert d.stop() == 0
+
+
+# -- many processes --
+
+
+def test_process_list_is_never_partial_while_actors_start(daemon, tmp_path: Path) -> None:
+    """numprocs = 3000: HTTP serves once the supervisor exists, while the process actors still start; the
+    list used to hold only those that happened to be ready (1,022 of 5,000)."""
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [program:p]
+        command = sleep 1000
+        process_name = p%(process_num)d
+        numprocs = 3000
+        autostart = false
+        """,
+        start=False,
+    )
+    d.start()
+    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+
+    def first_answer() -> int | None:
+        try:
+            return len(rpc.supervisor.getAllProcessInfo())
+        except ConnectionRefusedError:
+            return None
+
+    counts = [wait_for(first_answer, timeout=60, interval=0.001, what="the API")]
+    counts += [len(rpc.supervisor.getAllProcessInfo()) for _ in range(3)]
+    assert counts == [3000] * 4
+    assert d.stop(timeout=60) == 0
