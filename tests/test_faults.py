@@ -373,3 +373,26 @@ def test_process_list_is_never_partial_while_actors_start(daemon, tmp_path: Path
     counts += [len(rpc.supervisor.getAllProcessInfo()) for _ in range(3)]
     assert counts == [3000] * 4
     assert d.stop(timeout=60) == 0
+
+
+# -- memory under a restart storm --
+
+
+def test_cancelled_timers_do_not_pile_up_in_the_loop() -> None:
+    """Each start or stop arms a timer (startsecs, stopwaitsecs) that the exit cancels; cancelled timers
+    used to stay in the heap until their time came, so a storm with long timeouts grew it without bound."""
+    loop = IOLoop()
+    loop.start()
+    try:
+        far = time.monotonic() + 3600
+        live = [loop.call_at(far - 60, lambda: None)]  # a live timer ahead of them hides them from a pop
+        for _ in range(20_000):
+            loop.call_at(far, lambda: None).cancel()
+        live += [loop.call_at(far, lambda: None) for _ in range(10)]
+        done = threading.Event()
+        loop.call_at(time.monotonic(), done.set)
+        assert done.wait(5)
+        assert len(loop._timers) <= 600
+        assert all(t in loop._timers for t in live)
+    finally:
+        loop.stop()

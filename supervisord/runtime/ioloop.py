@@ -36,6 +36,7 @@ PIPE_SIZE = 1 << 20  # ask the kernel for 1 MiB pipes: fewer wake-ups per byte (
 FLOW_LIMIT = 8 << 20  # bytes of one pipe handed to its consumer and not yet acknowledged
 MAX_WAIT = 3600.0  # longest single epoll_wait: its millisecond timeout overflows beyond ~24 days
 MAX_DELAY = 10 * 365 * 24 * 3600.0  # a timer further away than this is a bug or a typo; it is clamped
+COMPACT_MIN = 256  # below this many timers the heap is never swept for cancelled ones
 
 
 class Flow:
@@ -107,6 +108,7 @@ class IOLoop:
         self._pending: list[Callable[[], None]] = []
         self._watches: dict[int, _Watch] = {}
         self._timers: list[Timer] = []
+        self._compact_at = COMPACT_MIN  # heap size at which cancelled timers are swept out
         self._seq = itertools.count()
         self._running = False
         self._thread: threading.Thread | None = None
@@ -166,7 +168,7 @@ class IOLoop:
         now = time.monotonic()
         at = now if math.isnan(at) else min(at, now + MAX_DELAY)
         timer = Timer(at, next(self._seq), callback)
-        self._call_soon(lambda: heapq.heappush(self._timers, timer))
+        self._call_soon(lambda: self._push(timer))
         return timer
 
     # -- internals, loop thread --
@@ -220,6 +222,19 @@ class IOLoop:
         if not watch.registered and self._watches.get(watch.fd) is watch:
             self._epoll.register(watch.fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
             watch.registered = True
+
+    def _push(self, timer: Timer) -> None:
+        """Add a timer; drop the cancelled ones once they are half the heap.
+
+        Why: a cancelled timer used to stay in the heap until its time came, so a restart storm of programs
+        with a long ``stopwaitsecs`` or ``startsecs`` (one timer armed and cancelled per start or stop) grew
+        the heap without bound. Rebuilding when it doubles costs O(1) per push, amortized.
+        """
+        heapq.heappush(self._timers, timer)
+        if len(self._timers) >= self._compact_at:
+            self._timers = [t for t in self._timers if not t.cancelled]
+            heapq.heapify(self._timers)
+            self._compact_at = max(COMPACT_MIN, 2 * len(self._timers))
 
     def _next_timeout(self) -> float:
         while self._timers and self._timers[0].cancelled:
