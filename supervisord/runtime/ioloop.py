@@ -197,6 +197,11 @@ class IOLoop:
                 except OSError:
                     pass
             os.close(fd)
+            if watch.flow is not None:
+                # Break the watch -> flow -> resume closure -> watch cycle: left to the cyclic GC, one per
+                # pipe per restart piled up between full collections (a restart storm grew the heap).
+                with watch.flow._lock:
+                    watch.flow._resume = None
         return watch
 
     def _release(self, watches: list[_Watch]) -> None:
