@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -419,3 +420,50 @@ def test_a_closed_pipe_leaves_no_reference_cycle() -> None:
     finally:
         gc.enable()
         loop.stop()
+
+
+INJECT = """\
+import runpy, sys
+from supervisord.actors import process
+
+real = process.ProcessActor._on_exit
+
+
+def broken(self, pid):
+    if self.config.name == "victim":
+        raise RuntimeError("injected bug")
+    return real(self, pid)
+
+
+process.ProcessActor._on_exit = broken
+sys.argv = ["supervisord", *sys.argv[sys.argv.index("supervisord") + 1 :]]
+runpy.run_module("supervisord", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_dead_actor_stops_the_daemon_cleanly(daemon, tmp_path: Path) -> None:
+    """A bug that kills a process actor (injected here) used to leave a deaf daemon: the process showed a
+    stale state, start answered SHUTDOWN_STATE and SIGTERM no longer stopped it. Now: CRIT with the
+    traceback, every other program stopped in order, exit status 1."""
+    inject = tmp_path / "inject.py"
+    inject.write_text(INJECT)
+    d = daemon(
+        """
+        [program:bystander]
+        command = sleep 1000
+        startsecs = 0
+        [program:victim]
+        command = sh -c 'exit 3'
+        startsecs = 0
+        autorestart = false
+        """,
+        start=False,
+    )
+    d.start(prefix=[PY, str(inject)])
+    assert d.proc is not None
+    assert d.proc.wait(30) == 1
+    log = d.log()
+    assert "CRIT actor ProcessActor died unexpectedly; shutting down" in log
+    assert "RuntimeError: injected bug" in log
+    assert re.search(r"stopped: bystander \(terminated by SIGTERM\)", log), log
+    assert d.stop() == 1  # nothing left behind
