@@ -99,6 +99,7 @@ class ProcessActor(HubSafeActor):
         self.logfiles = {"stdout": "", "stderr": ""}
         self.watchers: list[Any] = []  # watcher actors (restart_when_binary_changed, ...), for our lifetime
         self.watch_note = ""  # the last watch action and its cause, shown in the description
+        self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
 
     # -- lifecycle --
 
@@ -303,6 +304,8 @@ class ProcessActor(HubSafeActor):
             status = 0
         child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
         self.ctx.pids.discard(pid)
+        pipes, self.pipes = self.pipes, []
+        self.ctx.ioloop.release(pipes)  # a grandchild may hold them open for ever
         if self.stdin is not None:  # what the child never read goes with it
             self.stdin.close()
             self.stdin = None
@@ -321,6 +324,10 @@ class ProcessActor(HubSafeActor):
         except SpawnError as exc:
             self._apply(self.machine.spawn_failed(str(exc), now))
             return
+        except Exception as exc:  # whatever went wrong, it is a failed start, never a dead actor
+            self.ctx.logger.warning("unexpected error spawning %s", self.config.namespec, exc_info=True)
+            self._apply(self.machine.spawn_failed(f"unknown error during spawn: {exc}", now))
+            return
         self.child = child
         self.started_wall = time.time()
         ref = self.actor_ref
@@ -333,11 +340,13 @@ class ProcessActor(HubSafeActor):
                 continue
             sink = self.sinks.get(channel)
             if channel == "stdout" and self.pool is not None:
-                loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                self.pipes.append(
+                    loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                )
                 if self.stdin is not None:  # the pool writes events itself, through our outlet
                     self.pool.tell(ListenerStdin(self.config.name, self.stdin))
             else:
-                attach_pipe(loop, fd, sink, pid)
+                self.pipes.append(attach_pipe(loop, fd, sink, pid))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self._apply(self.machine.spawned(pid, now))
 

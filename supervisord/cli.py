@@ -7,6 +7,7 @@ Options follow the Go project's README where it and Supervisor disagree (``-d`` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -146,6 +147,12 @@ def run_daemon(opts: argparse.Namespace) -> int:
     settings = config.supervisord
     try:
         daemonize.raise_rlimits(settings)
+    except daemonize.StartupError as exc:
+        return fail(str(exc))  # exit 2, like Supervisor's usage error for minfds/minprocs
+    budget = daemonize.descriptor_budget(config)
+    if budget is not None:
+        config = dataclasses.replace(config, warnings=(*config.warnings, budget))
+    try:
         if opts.daemon:
             daemonize.check_pidfile(settings.pidfile)
     except daemonize.StartupError as exc:
