@@ -27,7 +27,7 @@ class Live:
         self.daemon = daemon
         self.control = Control(daemon)
         self.feed = EventFeed(self.control)
-        bus = daemon.ctx.extra.get("eventbus") if daemon.ctx is not None else None
+        bus = daemon.ctx.eventbus if daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self.feed.offer))
         stop_event = daemon.stop_event
