@@ -20,6 +20,7 @@ from supervisord.runtime.spawn import ManagedPids
 
 if TYPE_CHECKING:
     from supervisord.actors.eventbus import EventBusActor
+    from supervisord.actors.supervisor import SupervisorActor
     from supervisord.runtime.fswatch import WatchService
 
 
@@ -31,7 +32,7 @@ class RuntimeContext:
     settings: SupervisordConfig
     base_environ: Mapping[str, str]  # the daemon's environment when it started
     serverurl: str | None  # SUPERVISOR_SERVER_URL for children (AUTO)
-    supervisor: Any = None  # the SupervisorActor's ref, set once it exists
+    supervisor: pykka.ActorRef[SupervisorActor] | None = None  # set once it exists
     eventbus: pykka.ActorRef[EventBusActor] | None = None  # events and listeners (None in unit tests)
     journal: pykka.ActorRef[Any] | None = None  # the child journal (pids to reap after a crash)
     fswatch: WatchService | None = None  # the shared file-watch service, made on first use
