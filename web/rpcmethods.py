@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from supervisord import API_VERSION, faults, namespec
 from supervisord import SUPERVISOR_COMPAT_VERSION as SUPERVISOR_VERSION
-from supervisord.actors.messages import GetSnapshots
 from supervisord.config.model import GroupConfig, LogKind, ProcessConfig, StreamLogConfig
 from supervisord.control import Control, Result
 from supervisord.snapshot import ProcessSnapshot
@@ -196,8 +195,7 @@ class SupervisorAPI:
 
     def getAllProcessInfo(self) -> list[Any]:
         """Return the info struct of every process, ordered by group name then process name."""
-        control = self.control
-        return self.infos.structs(control.ask(control.supervisor, GetSnapshots()), time.time())
+        return self.infos.structs(self.control.snapshots(), time.time())
 
     # -- start / stop / signal --
 
