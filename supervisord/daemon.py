@@ -133,8 +133,8 @@ class Daemon:
         self.ctx = ctx
         stoppers: list[Callable[[], None]] = []
         try:
-            ctx.extra["eventbus"] = EventBusActor.start(ctx)
-            ctx.extra["journal"] = start_journal(ctx)
+            ctx.eventbus = EventBusActor.start(ctx)
+            ctx.journal = start_journal(ctx)
             if not ctx.settings.nocleanup:  # stale AUTO child logs of this identifier (Supervisor does too)
                 clear_auto_logs(ctx.settings.childlogdir, ctx.settings.identifier)
             if os.getuid() == 0 and not ctx.settings.user:

@@ -30,7 +30,7 @@ class Live:
         from supervisord.web.configcentre import ConfigCentre
 
         self.centre = ConfigCentre(self.control)  # now, so a Nacos publish applies before any request
-        bus = daemon.ctx.extra.get("eventbus") if daemon.ctx is not None else None
+        bus = daemon.ctx.eventbus if daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self.feed.offer))
         stop_event = daemon.stop_event

@@ -138,7 +138,7 @@ class FleetAgent:
         from supervisord.actors.eventbus import Watch
 
         self._updating = gevent.lock.BoundedSemaphore()
-        bus = self.daemon.ctx.extra.get("eventbus") if self.daemon.ctx is not None else None
+        bus = self.daemon.ctx.eventbus if self.daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self._on_event))
         self._thread.start()
