@@ -144,6 +144,9 @@ def preload_runtime() -> None:
         for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             if not module.ispkg and not module.name.endswith(".__main__"):  # __main__ would run main()
                 importlib.import_module(module.name)
+    from supervisord.web import gui
+
+    gui.assets()  # the GUI's template and static files, read from the package like any module
 
 
 def drop_privileges(user: str | None) -> None:

@@ -7,6 +7,7 @@ through ``/events`` (SSE), starting from the event id it was rendered at, and ac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from itertools import groupby
@@ -42,16 +43,27 @@ class _Static:
         self.content_type = STATIC_TYPES[Path(name).suffix]
 
 
+STATIC_FILES = ("app.js", "app.css", "fleet.js", "fleet.css", "editor.js")
+
+
+@functools.cache
+def assets() -> tuple[str, dict[str, _Static]]:
+    """The page template and the static files, read once.
+
+    Read before privileges are dropped (``daemonize.preload_runtime`` calls this): after the switch to
+    ``user`` the installed package may be unreadable, and the GUI would answer 500.
+    """
+    return (HERE / "templates" / "index.tpl").read_text(), {name: _Static(name) for name in STATIC_FILES}
+
+
 class Gui:
     def __init__(self, control: Control, feed: EventFeed) -> None:
         import bottle
 
         self.control = control
         self.feed = feed
-        self.template = bottle.SimpleTemplate((HERE / "templates" / "index.tpl").read_text())
-        self.static = {
-            name: _Static(name) for name in ("app.js", "app.css", "fleet.js", "fleet.css", "editor.js")
-        }
+        page, self.static = assets()
+        self.template = bottle.SimpleTemplate(page)
 
     def routes(self, routes: Routes) -> None:
         text_html = "text/html; charset=utf-8"
