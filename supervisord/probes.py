@@ -10,14 +10,15 @@ never takes its exit status.
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import pykka
 import requests
 
 from supervisord.config.model import Probe, ProcessConfig
@@ -36,22 +37,63 @@ class Verdict:
     detail: str  # "HTTP 200", "connected", "exit 0", "connection refused", ...
 
 
-def prober(ctx: RuntimeContext) -> ThreadPoolExecutor:
+class Prober:
+    """A few daemon threads taking probe jobs from a queue.
+
+    Not a ``ThreadPoolExecutor``: its threads are joined at interpreter exit, so an HTTP probe in flight
+    would hold the daemon's exit for up to its timeout; a probe's answer is worthless once we leave.
+    """
+
+    def __init__(self, workers: int = WORKERS) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.closed = False
+        self.threads = [
+            threading.Thread(target=self._work, name=f"probe-{i}", daemon=True) for i in range(workers)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self.closed:
+            raise RuntimeError("the prober is closed")
+        self.jobs.put(job)
+
+    def shutdown(self) -> None:
+        self.closed = True
+        for _ in self.threads:
+            self.jobs.put(None)
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            job()  # never raises: submit() wraps every job
+
+
+def prober(ctx: RuntimeContext) -> Prober:
     """The runtime's probe pool, created on first use (a daemon without checks starts no thread)."""
     with _lock:
-        pool: ThreadPoolExecutor | None = ctx.extra.get("prober")
+        pool: Prober | None = ctx.extra.get("prober")
         if pool is None:
-            pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="probe")
+            pool = Prober()
             ctx.extra["prober"] = pool
         return pool
 
 
 def close_prober(ctx: RuntimeContext) -> None:
-    """At the end of a run: no new probes; running ones end within their timeout."""
+    """At the end of a run: no new probes, and a running script probe is killed (no orphan outlives us)."""
     with _lock:
-        pool: ThreadPoolExecutor | None = ctx.extra.pop("prober", None)
+        pool: Prober | None = ctx.extra.pop("prober", None)
+        running: dict[int, subprocess.Popen[bytes]] = ctx.extra.get("probe_children", {})
+        pids = list(running)
     if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
+    for pid in pids:  # its thread reaps it at once (communicate returns)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def submit(
@@ -71,6 +113,8 @@ def submit(
             verdict = Verdict(False, f"probe error: {exc}")
         try:
             done(verdict)
+        except pykka.ActorDeadError:
+            pass  # the process was removed (or the daemon stopped) while its probe ran
         except Exception:
             ctx.logger.exception("probe callback for %s failed", config.namespec)
 
@@ -138,6 +182,8 @@ def _script(
             ctx.pids.add(popen.pid)
     except (OSError, subprocess.SubprocessError) as exc:
         return Verdict(False, _short("could not run", exc))
+    with _lock:
+        ctx.extra.setdefault("probe_children", {})[popen.pid] = popen
     try:
         try:
             output, _ = popen.communicate(timeout=timeout)
@@ -152,6 +198,8 @@ def _script(
         if popen.returncode is None:
             popen.kill()
             popen.wait()
+        with _lock:
+            ctx.extra.get("probe_children", {}).pop(popen.pid, None)
         ctx.pids.discard(popen.pid)
     code = popen.returncode
     text = output.decode("utf-8", "replace").strip().replace("\n", " ")

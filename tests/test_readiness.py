@@ -101,6 +101,52 @@ def test_notify_child_is_running_only_on_ready_and_its_dependent_waits(daemon, t
     assert d.stop() == 0
 
 
+WATCHDOG_CHILD = """\
+import os, socket, sys, time
+stop, out = sys.argv[1], sys.argv[2]
+with open(out, "a") as fh:
+    fh.write(os.environ["WATCHDOG_USEC"] + "\\n")
+def say(text):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(text.encode(), "\\0" + os.environ["NOTIFY_SOCKET"][1:])
+say("READY=1")
+while not os.path.exists(stop):
+    say("WATCHDOG=1")
+    with open(out + ".pings", "a") as fh:
+        fh.write("p")
+    time.sleep(0.1)
+time.sleep(1000)
+"""
+
+
+def test_notify_watchdog_restarts_a_silent_child(daemon, tmp_path: Path) -> None:
+    child = write(tmp_path / "watchdog_child.py", WATCHDOG_CHILD)
+    stop, out = tmp_path / "stop", tmp_path / "env.txt"
+    port = free_port()
+    d = daemon(
+        f"""
+        [program:dog]
+        command = {sys.executable} {child} {stop} {out}
+        readiness_check = notify
+        readiness_watchdog_sec = 2
+        startsecs = 30
+        """,
+        supervisord=inet_section(port),
+    )
+    server = wait_ready(port)
+    wait_for(lambda: info(server, "dog")["statename"] == "RUNNING", what="dog RUNNING")
+    first = info(server, "dog")["pid"]
+    pings = Path(str(out) + ".pings")
+    wait_for(lambda: pings.exists() and len(pings.read_text()) >= 30, what="3 s of pings")
+    assert info(server, "dog")["pid"] == first and "WATCHDOG" not in d.log()  # kept alive
+    stop.touch()
+    d.wait_log(r"health check of dog failed \(no WATCHDOG=1 for 2 s\): restarted")
+    wait_for(lambda: info(server, "dog")["pid"] not in (0, first), what="dog restarted")
+    assert out.read_text().split()[0] == "2000000"
+    assert "no WATCHDOG=1 for 2 s); restarted" in info(server, "dog")["description"]
+    assert d.stop() == 0
+
+
 def test_readiness_deadline_is_startsecs(daemon, tmp_path: Path) -> None:
     child = write(tmp_path / "notify_child.py", NOTIFY_CHILD)
     port = free_port()
