@@ -228,6 +228,28 @@ def test_health_check_failing_three_times_restarts_and_is_reported(daemon, tmp_p
     assert d.stop() == 0
 
 
+def test_health_check_failure_action_stop(daemon, tmp_path: Path) -> None:
+    port, dead = free_port(), free_port()  # nothing listens on ``dead``
+    d = daemon(
+        f"""
+        [program:svc]
+        command = sleep 1000
+        startsecs = 0
+        liveness_check_script = tcp://127.0.0.1:{dead}
+        liveness_check_initial_delay = 0
+        liveness_check_period = 0.1
+        liveness_check_failure_threshold = 2
+        liveness_check_failure_action = stop
+        """,
+        supervisord=inet_section(port),
+    )
+    server = wait_ready(port)
+    stopped = wait_for(lambda: (i := info(server, "svc"))["statename"] == "STOPPED" and i, what="svc stopped")
+    assert re.search(r"; health: failed at \d\d:\d\d:\d\d \(connect: .*\); stopped$", stopped["description"])
+    assert "health check of svc failed" in d.log()
+    assert d.stop() == 0
+
+
 def test_custom_backoff_ramp_by_timestamps(daemon, tmp_path: Path) -> None:
     d = daemon(
         """
