@@ -227,7 +227,7 @@ class Checks:
         actor._publish()
 
     def _emit(self, passed: bool, action: str, detail: str) -> None:
-        bus = self.actor.ctx.extra.get("eventbus")
+        bus = self.actor.ctx.eventbus
         if bus is not None:
             cfg = self.config
             bus.tell(events.health(cfg.name, cfg.group, self.actor.machine.pid, passed, action, detail))

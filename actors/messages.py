@@ -146,7 +146,8 @@ class ProcessDown:
 
 @dataclass(frozen=True)
 class GetSnapshots:
-    """Reply: every process's latest snapshot, in Supervisor's order (group name, then process name)."""
+    """Reply: every process's latest snapshot, in Supervisor's order (group name, then process name); a
+    future of that list while new process actors have not published their first snapshot yet."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ class ClearLogs:
     """To a ProcessActor: truncate its log files and have the sinks reopen them. Reply: an Outcome."""
 
 
-# --- from log sinks to the event bus (``ctx.extra["eventbus"]``, when there is one) ---
+# --- from log sinks to the event bus (``ctx.eventbus``, when there is one) ---
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ class ProcessActor(HubSafeActor):
         self.watchers: list[Any] = []  # watcher actors (restart_when_binary_changed, ...), for our lifetime
         self.watch_note = ""  # the last watch action and its cause, shown in the description
         self.checks = Checks(self)  # readiness_check, its watchdog and liveness_check_*
+        self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
 
     # -- lifecycle --
 
@@ -196,7 +197,7 @@ class ProcessActor(HubSafeActor):
         else:
             self._restart()
         self.watch_note = f"{action.done()} at {time.strftime('%H:%M:%S')}: {fired.cause}"
-        bus = self.ctx.extra.get("eventbus")
+        bus = self.ctx.eventbus
         if bus is not None:
             bus.tell(events.watch_process(self.config.name, self.config.group, pid, action.kind, fired.cause))
         self._publish()
@@ -317,6 +318,8 @@ class ProcessActor(HubSafeActor):
             status = 0
         child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
         self.ctx.pids.discard(pid)
+        pipes, self.pipes = self.pipes, []
+        self.ctx.ioloop.release(pipes)  # a grandchild may hold them open for ever
         if self.stdin is not None:  # what the child never read goes with it
             self.stdin.close()
             self.stdin = None
@@ -337,6 +340,11 @@ class ProcessActor(HubSafeActor):
             self.checks.spawn_failed()
             self._apply(self.machine.spawn_failed(str(exc), now))
             return
+        except Exception as exc:  # whatever went wrong, it is a failed start, never a dead actor
+            self.checks.spawn_failed()
+            self.ctx.logger.warning("unexpected error spawning %s", self.config.namespec, exc_info=True)
+            self._apply(self.machine.spawn_failed(f"unknown error during spawn: {exc}", now))
+            return
         self.child = child
         self.started_wall = time.time()
         ref = self.actor_ref
@@ -349,11 +357,13 @@ class ProcessActor(HubSafeActor):
                 continue
             sink = self.sinks.get(channel)
             if channel == "stdout" and self.pool is not None:
-                loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                self.pipes.append(
+                    loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                )
                 if self.stdin is not None:  # the pool writes events itself, through our outlet
                     self.pool.tell(ListenerStdin(self.config.name, self.stdin))
             else:
-                attach_pipe(loop, fd, sink, pid)
+                self.pipes.append(attach_pipe(loop, fd, sink, pid))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self.checks.spawned()
         self._apply(self.machine.spawned(pid, now))
@@ -419,7 +429,7 @@ class ProcessActor(HubSafeActor):
         self.checks.transition(new)
         if self.pool is not None:
             self.pool.tell(ListenerState(config.name, new))
-        bus = self.ctx.extra.get("eventbus")
+        bus = self.ctx.eventbus
         if bus is not None:
             bus.tell(
                 events.process_state(

@@ -74,19 +74,17 @@ class Prober:
 def prober(ctx: RuntimeContext) -> Prober:
     """The runtime's probe pool, created on first use (a daemon without checks starts no thread)."""
     with _lock:
-        pool: Prober | None = ctx.extra.get("prober")
+        pool = ctx.prober
         if pool is None:
-            pool = Prober()
-            ctx.extra["prober"] = pool
+            pool = ctx.prober = Prober()
         return pool
 
 
 def close_prober(ctx: RuntimeContext) -> None:
     """At the end of a run: no new probes, and a running script probe is killed (no orphan outlives us)."""
     with _lock:
-        pool: Prober | None = ctx.extra.pop("prober", None)
-        running: dict[int, subprocess.Popen[bytes]] = ctx.extra.get("probe_children", {})
-        pids = list(running)
+        pool, ctx.prober = ctx.prober, None
+        pids = list(ctx.probe_children)
     if pool is not None:
         pool.shutdown()
     for pid in pids:  # its thread reaps it at once (communicate returns)
@@ -183,7 +181,7 @@ def _script(
     except (OSError, subprocess.SubprocessError) as exc:
         return Verdict(False, _short("could not run", exc))
     with _lock:
-        ctx.extra.setdefault("probe_children", {})[popen.pid] = popen
+        ctx.probe_children[popen.pid] = popen
     try:
         try:
             output, _ = popen.communicate(timeout=timeout)
@@ -199,7 +197,7 @@ def _script(
             popen.kill()
             popen.wait()
         with _lock:
-            ctx.extra.get("probe_children", {}).pop(popen.pid, None)
+            ctx.probe_children.pop(popen.pid, None)
         ctx.pids.discard(popen.pid)
     code = popen.returncode
     text = output.decode("utf-8", "replace").strip().replace("\n", " ")
