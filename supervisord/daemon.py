@@ -92,6 +92,8 @@ class Daemon:
         self.supervisor: Any = None
         self.ctx: RuntimeContext | None = None
         self.fleet: Any = None  # the fleet agent, with a [fleet] section (supervisord/fleet/agent.py)
+        # Told (from the fleet's thread) when the fleet view changes; the live feed sets it.
+        self.on_fleet_change: Callable[[], None] | None = None
         # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
         self.on_ready: Callable[[], None] | None = None
         self.on_stop: Callable[[str], None] | None = None  # called with the mood once a stop is requested

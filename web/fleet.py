@@ -14,6 +14,7 @@ timeout. The calls run on the hub's thread pool, never on the hub itself.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import time
@@ -158,7 +159,7 @@ class FleetWeb:
                 parts.append((agent.name, local, lambda: handler(local_req)))
             for node, names in remote.items():
                 sub = dataclasses.replace(req, body=json.dumps(names).encode())
-                parts.append((node, names, lambda n=node, r=sub: self.forward(n, r, rule)))
+                parts.append((node, names, functools.partial(self.forward, node, sub, rule)))
             jobs = [gevent.spawn(call) for _, _, call in parts]
             gevent.joinall(jobs)
             results: list[dict[str, Any]] = []

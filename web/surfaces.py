@@ -35,8 +35,11 @@ class Live:
             bus.tell(Watch(self.feed.offer))
         stop_event = daemon.stop_event
 
+        daemon.on_fleet_change = lambda: self.feed.nudge("fleet")  # GUIs re-read the fleet when told
+
         def close_when_stopping() -> None:
             stop_event.wait()
+            daemon.on_fleet_change = None
             self.feed.close()
 
         gevent.spawn(close_when_stopping)
