@@ -67,6 +67,35 @@ class WatchFired:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """A readiness or liveness probe finished (``kind``: "readiness"/"liveness").
+
+    ``token`` identifies the child and phase it was asked about, so a late answer is dropped.
+    """
+
+    kind: str
+    token: int
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Notified:
+    """A datagram on a process's NOTIFY_SOCKET (``READY=1``, ``STATUS=...``, ``WATCHDOG=1`` lines)."""
+
+    token: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CheckTick:
+    """Time for the next probe of ``kind``, or (kind "watchdog") the watchdog deadline passed."""
+
+    kind: str
+    token: int
+
+
+@dataclass(frozen=True)
 class ChildExited:
     """From the I/O loop: the child's pidfd became readable."""
 

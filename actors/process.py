@@ -17,14 +17,18 @@ import pykka
 
 from supervisord import events
 from supervisord.actors import watcher
+from supervisord.actors.checks import Checks
 from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
 from supervisord.actors.messages import (
+    CheckResult,
+    CheckTick,
     ChildExited,
     ClearLogs,
     GetSnapshot,
     ListenerOutput,
     ListenerState,
     ListenerStdin,
+    Notified,
     Outcome,
     ProcessDown,
     Restart,
@@ -99,6 +103,7 @@ class ProcessActor(HubSafeActor):
         self.logfiles = {"stdout": "", "stderr": ""}
         self.watchers: list[Any] = []  # watcher actors (restart_when_binary_changed, ...), for our lifetime
         self.watch_note = ""  # the last watch action and its cause, shown in the description
+        self.checks = Checks(self)  # readiness_check, its watchdog and liveness_check_*
         self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
 
     # -- lifecycle --
@@ -124,6 +129,7 @@ class ProcessActor(HubSafeActor):
     def on_stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        self.checks.close()
         if self.child is not None:  # never leave a child behind, even on an abnormal stop
             self._kill(signal.SIGKILL, group=True)
             self._reap()
@@ -168,6 +174,8 @@ class ProcessActor(HubSafeActor):
             return self._clear_logs()
         elif isinstance(message, WatchFired):
             self._on_watch(message)
+        elif isinstance(message, (CheckResult, CheckTick, Notified)):
+            self.checks.receive(message)
         return None
 
     def _on_watch(self, fired: WatchFired) -> None:
@@ -260,6 +268,11 @@ class ProcessActor(HubSafeActor):
             if self.machine.state is not ProcessState.STOPPING:
                 self._apply(self.machine.stop(time.monotonic()))
 
+    def _request_stop_for_check(self) -> None:
+        """``liveness_check_failure_action = stop``: an ordinary stop that nobody waits for."""
+        if self.machine.state in RUNNING_STATES:
+            self._request_stop(Stop(wait=False))
+
     def _request_signal(self, signum: int) -> Outcome:
         if self.machine.state not in SIGNALLABLE_STATES or self.child is None:
             return Outcome("NOT_RUNNING", self.config.namespec)
@@ -289,6 +302,7 @@ class ProcessActor(HubSafeActor):
         if self.child is None or self.child.popen.pid != pid:
             return
         status = self._reap()
+        self.checks.exited()
         self.stopped_wall = time.time()
         self._apply(self.machine.exited(status, time.monotonic()))
 
@@ -320,11 +334,14 @@ class ProcessActor(HubSafeActor):
             env = self._environment()
             argv = resolve_command(self.config, env)
             credentials = resolve_user(self.config.user) if self.config.user else None
+            self.checks.prepare(env)
             child = spawn(self.config, argv, env, credentials, self.ctx.pids)
-        except SpawnError as exc:
+        except (SpawnError, OSError) as exc:
+            self.checks.spawn_failed()
             self._apply(self.machine.spawn_failed(str(exc), now))
             return
         except Exception as exc:  # whatever went wrong, it is a failed start, never a dead actor
+            self.checks.spawn_failed()
             self.ctx.logger.warning("unexpected error spawning %s", self.config.namespec, exc_info=True)
             self._apply(self.machine.spawn_failed(f"unknown error during spawn: {exc}", now))
             return
@@ -348,6 +365,7 @@ class ProcessActor(HubSafeActor):
             else:
                 self.pipes.append(attach_pipe(loop, fd, sink, pid))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
+        self.checks.spawned()
         self._apply(self.machine.spawned(pid, now))
 
     def _kill(self, signum: int, *, group: bool) -> None:
@@ -408,6 +426,7 @@ class ProcessActor(HubSafeActor):
         new = transition.new
         machine = self.machine
         config = self.config
+        self.checks.transition(new)
         if self.pool is not None:
             self.pool.tell(ListenerState(config.name, new))
         bus = self.ctx.eventbus
@@ -466,6 +485,8 @@ class ProcessActor(HubSafeActor):
             priority=self.config.priority,
             serial=self.serial,
             note=self.watch_note,
+            status=self.checks.status,
+            health=self.checks.health,
         )
 
     def _publish(self) -> None:

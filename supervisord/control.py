@@ -39,7 +39,7 @@ from supervisord.actors.messages import (
 )
 from supervisord.config.model import GroupConfig
 from supervisord.snapshot import ProcessSnapshot
-from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES
+from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES, ProcessState
 
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon
@@ -326,6 +326,39 @@ class Control:
             return [_failure(s, err) for s, _ in chosen]
         posted = [(s, self.post(r, SignalProcess(signum))) for s, r in chosen]
         return self._collect(iter(posted), stopping=False)
+
+    def rolling_restart(self, group: str) -> list[Result]:
+        """Restart a group one process at a time, in start order, without taking the group down.
+
+        Each process is stopped and started like ``restart`` (the start waits for RUNNING, which with a
+        ``readiness_check`` means ready); the next one begins only then. The first process that does not
+        come back ends the roll: its result carries the reason, and every later one says it was left alone.
+        """
+        self.gate()
+        found = self.in_order(group)
+        if not found:
+            raise faults.BadName(group)
+        results: list[Result] = []
+        failed: str | None = None
+        for snap, _ in found:
+            if failed is not None:
+                text = f"FAILED: not restarted (the rolling restart stopped at {failed})"
+                results.append(Result(snap.name, snap.group, faults.FAULTS["FAILED"], text))
+                continue
+            try:
+                self.restart(snap.namespec)
+                now = self.process(snap.namespec)
+                if now.state is not ProcessState.RUNNING:
+                    raise faults.AbnormalTermination(f"{snap.namespec} is {now.state.name}")
+            except faults.Fault as err:
+                failed = snap.namespec
+                self.daemon.logger.warning("rolling restart of %s stopped at %s: %s", group, failed, err.text)
+                results.append(_failure(snap, err))
+            else:
+                results.append(_success(snap))
+        if failed is None:
+            self.daemon.logger.info("rolling restart of %s done (%d processes)", group, len(results))
+        return results
 
     def _collect(self, posted: Iterable[tuple[ProcessSnapshot, Any]], stopping: bool) -> list[Result]:
         """Supervisor's "allfunc": immediate answers first, deferred ones as they finish."""

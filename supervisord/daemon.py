@@ -29,6 +29,7 @@ from supervisord.actors.watcher import close_watch_service
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.logtargets import clear_auto_logs
+from supervisord.probes import close_prober
 from supervisord.runtime import faults, outlet
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
@@ -177,6 +178,7 @@ class Daemon:
                     self.logger.exception("error stopping a service")
             pykka.ActorRegistry.stop_all(block=True, timeout=10)
             close_watch_service(ctx)
+            close_prober(ctx)
         return self.mood
 
 

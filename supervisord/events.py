@@ -86,6 +86,12 @@ def watch_config(action: str, cause: str, added: list[str], changed: list[str], 
     return Event("WATCH_CONFIG", f"action:{action} {lists}\n{cause}")
 
 
+def health(name: str, group: str, pid: int, passed: bool, action: str, detail: str) -> Event:
+    """HEALTH_PASSED/HEALTH_FAILED: a liveness check reached its threshold; ``action`` is what was done."""
+    head = f"processname:{name} groupname:{group} pid:{pid} action:{action}"
+    return Event("HEALTH_" + ("PASSED" if passed else "FAILED"), f"{head}\n{detail}")
+
+
 def envelope(event: Event, *, identifier: str, serial: int, pool: str, poolserial: int) -> bytes:
     """The protocol 3.0 header line plus payload; ``len`` counts characters, as Supervisor does."""
     header = (

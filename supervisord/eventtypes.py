@@ -35,6 +35,10 @@ PARENTS: dict[str, str | None] = {
     "WATCH": "EVENT",
     "WATCH_PROCESS": "WATCH",
     "WATCH_CONFIG": "WATCH",
+    # Ours: a liveness check (or the notify watchdog) changed its verdict (README "Health checks").
+    "HEALTH": "EVENT",
+    "HEALTH_PASSED": "HEALTH",
+    "HEALTH_FAILED": "HEALTH",
 }
 
 ALL_EVENT_TYPES: tuple[str, ...] = tuple(PARENTS)

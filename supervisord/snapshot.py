@@ -32,6 +32,8 @@ class ProcessSnapshot:
     priority: int
     serial: int  # increases with every change of this process (ordering of concurrent updates)
     note: str = ""  # the last file-watch action and its cause (appended to the description)
+    status: str = ""  # the child's last sd_notify STATUS= text (readiness_check = notify)
+    health: str = ""  # the last liveness_check verdict, e.g. "health: passing (HTTP 200)"
 
     @property
     def namespec(self) -> str:
@@ -40,9 +42,12 @@ class ProcessSnapshot:
     def description(self, now: float) -> str:
         """Supervisor's ``description`` text, plus the last file-watch action when there was one."""
         text = self._state_description(now)
-        if self.note:
-            return f"{text}; {self.note}" if text else self.note
-        return text
+        extras = [part for part in (self.status, self.health, self.note) if part]
+        return "; ".join([text, *extras]) if text else "; ".join(extras)
+
+    def extra(self) -> dict[str, str]:
+        """Fields beyond Supervisor's struct, for the REST API (``getProcessInfo`` keeps its 14)."""
+        return {"status": self.status, "health": self.health, "note": self.note}
 
     def _state_description(self, now: float) -> str:
         """Supervisor's ``description`` text for this state (§1.5 of python-supervisor.md)."""

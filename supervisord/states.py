@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import enum
 import os
+import random
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from supervisord.config.model import AutoRestart, ProcessConfig
+from supervisord.config.model import AutoRestart, BackoffConfig, ProcessConfig
 
 
 class ProcessState(enum.IntEnum):
@@ -101,6 +103,29 @@ def describe_exit(status: int) -> tuple[int, str]:
     return code, f"exit status {code}"
 
 
+def backoff_delay(config: BackoffConfig, tries: int, u: float = 0.5) -> float:
+    """Seconds to wait before retry ``tries`` (1, 2, ...); ``u`` in [0, 1) places the jitter.
+
+    The default config gives Supervisor's ramp: 1 s, 2 s, 3 s, ...
+    """
+    n = max(tries, 1)
+    if config.factor is None:
+        delay = config.initial * n
+    else:
+        try:
+            delay = config.initial * float(config.factor) ** (n - 1)
+        except OverflowError:  # retry 2000 of a doubling ramp: capped by max below
+            delay = float("inf")
+    delay = min(delay, config.max)
+    if config.jitter:
+        delay *= 1.0 + config.jitter * (2.0 * u - 1.0)
+    return max(delay, 0.0)
+
+
+def _shown(seconds: float) -> int | float:
+    return int(seconds) if float(seconds).is_integer() else seconds
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
@@ -131,6 +156,9 @@ class Machine:
     shutting_down: bool = False  # no automatic starts or restarts any more
     timer_at: float | None = None
     pending_restart: bool = False  # EXITED and waiting out restartpause
+    not_ready: bool = False  # readiness deadline (startsecs) passed: the child is being stopped
+    running_at: float = 0.0  # when RUNNING was last entered (backoff_reset_after)
+    rng: Callable[[], float] = random.random  # places the backoff jitter; tests pass a fixed one
     effects: list[Effect] = field(default_factory=list)
 
     # -- helpers --
@@ -183,6 +211,7 @@ class Machine:
     def _begin_spawn(self, now: float) -> None:
         self.laststart = now
         self.spawnerr = ""
+        self.not_ready = False
         self._change(ProcessState.STARTING)
         self.effects.append(Spawn())
 
@@ -196,7 +225,10 @@ class Machine:
             signum = self.config.stopsignals[self.stopping_signal_index]
             self.effects.append(Kill(signum, self.config.stopasgroup))
             return self._take()
-        if self.config.startsecs <= 0:
+        if self.config.readiness.probe is not None:  # RUNNING on ready(); startsecs is the deadline
+            if self.config.startsecs > 0:
+                self._arm(self.laststart + self.config.startsecs)
+        elif self.config.startsecs <= 0:
             self._enter_running(now)
         else:
             self._arm(self.laststart + self.config.startsecs)
@@ -214,12 +246,23 @@ class Machine:
         self._enter_backoff(now)
         return self._take()
 
+    def ready(self, now: float) -> list[Effect]:
+        """The readiness check passed (READY=1, or a probe succeeded) for the current child."""
+        if self.state is ProcessState.STARTING and self.pid and not self.not_ready:
+            self._enter_running(now)
+        return self._take()
+
     def _enter_running(self, now: float) -> None:
         self._disarm()
-        self.backoff = 0
+        if self.config.backoff.reset_after <= 0:
+            self.backoff = 0
+        self.running_at = now
         self._change(ProcessState.RUNNING)
-        secs = self.config.startsecs
-        shown = int(secs) if float(secs).is_integer() else secs
+        probe = self.config.readiness.probe
+        if probe is not None:
+            self._log("info", f"success: {self.name} entered RUNNING state, process is ready ({probe})")
+            return
+        shown = _shown(self.config.startsecs)
         self._log(
             "info",
             f"success: {self.name} entered RUNNING state, process has stayed up for > than {shown} "
@@ -228,10 +271,17 @@ class Machine:
 
     def _enter_backoff(self, now: float) -> None:
         self._change(ProcessState.BACKOFF)
-        if self.shutting_down or self.backoff > self.config.startretries:
+        if self.shutting_down or self._retries_exhausted():
             self._give_up()
         else:
-            self._arm(now + self.backoff)
+            self._arm(now + self._delay())
+
+    def _retries_exhausted(self) -> bool:
+        return self.config.startretries >= 0 and self.backoff > self.config.startretries
+
+    def _delay(self) -> float:
+        backoff = self.config.backoff
+        return backoff_delay(backoff, self.backoff, self.rng() if backoff.jitter else 0.5)
 
     def _give_up(self) -> None:
         self._disarm()
@@ -252,13 +302,17 @@ class Machine:
             self._log("info" if expected else "warn", f"stopped: {self.name} ({text})")
         elif state is ProcessState.STARTING:
             self.exitstatus = 0
-            self.spawnerr = "Exited too quickly (process log may have details)"
+            if not self.not_ready:  # else spawnerr keeps the reason it was stopped
+                self.spawnerr = "Exited too quickly (process log may have details)"
             self._log("warn", f"exited: {self.name} ({text}; not expected)")
             self._disarm()
             self._enter_backoff(now)
         elif state is ProcessState.RUNNING:
             self.exitstatus = es
-            self.backoff = 0
+            reset_after = self.config.backoff.reset_after
+            crashed = reset_after > 0 and now - self.running_at < reset_after
+            if not crashed:
+                self.backoff = 0
             if expected:
                 self._change(ProcessState.EXITED, pid=dead_pid, expected=True)
                 self._log("info", f"exited: {self.name} ({text}; expected)")
@@ -266,21 +320,29 @@ class Machine:
                 self.spawnerr = f"Bad exit code {es}"
                 self._change(ProcessState.EXITED, pid=dead_pid, expected=False)
                 self._log("warn", f"exited: {self.name} ({text}; not expected)")
-            self._maybe_autorestart(now, es)
+            self._maybe_autorestart(now, es, crashed)
         else:
             # A reap in a state that has no child (cannot happen with one owner per pid); keep the status.
             self.exitstatus = es
         return self._take()
 
-    def _maybe_autorestart(self, now: float, es: int) -> None:
+    def _maybe_autorestart(self, now: float, es: int, crashed: bool = False) -> None:
+        """Restart after an exit from RUNNING; ``crashed``: it ran less than backoff_reset_after."""
         policy = self.config.autorestart
         if self.shutting_down or policy is AutoRestart.NEVER:
             return
         if policy is AutoRestart.UNEXPECTED and es in self.config.exitcodes:
             return
-        if self.config.restartpause > 0:
+        pause = self.config.restartpause
+        if crashed:  # counts as a failed start: wait the backoff delay, give up after startretries
+            self.backoff += 1
+            if self._retries_exhausted():
+                self._give_up()
+                return
+            pause = max(pause, self._delay())
+        if pause > 0:
             self.pending_restart = True
-            self._arm(now + self.config.restartpause)
+            self._arm(now + pause)
         else:
             self._begin_spawn(now)
 
@@ -312,7 +374,9 @@ class Machine:
         """The armed timer fired (the caller drops stale timers)."""
         self.timer_at = None
         state = self.state
-        if state is ProcessState.STARTING:
+        if state is ProcessState.STARTING and self.config.readiness.probe is not None:
+            self._not_ready(now)
+        elif state is ProcessState.STARTING:
             self._enter_running(now)
         elif state is ProcessState.BACKOFF:
             if self.shutting_down:
@@ -334,6 +398,21 @@ class Machine:
             if not self.shutting_down:
                 self._begin_spawn(now)
         return self._take()
+
+    def _not_ready(self, now: float) -> None:
+        """The readiness deadline passed: stop the child (then SIGKILL); its exit is a failed start."""
+        if not self.not_ready:
+            self.not_ready = True
+            shown = _shown(self.config.startsecs)
+            probe = self.config.readiness.probe
+            self.spawnerr = f"not ready within {shown} seconds ({probe})"
+            self._log("warn", f"not ready: {self.name} failed its readiness check within {shown} seconds")
+            self.effects.append(Kill(self.config.stopsignals[0], self.config.stopasgroup))
+            self._arm(now + self.config.stopwaitsecs)
+        else:
+            self._log("warn", f"killing '{self.name}' ({self.pid}) with SIGKILL")
+            self.effects.append(Kill(int(signal.SIGKILL), self.config.killasgroup))
+            self._arm(now + max(self.config.killwaitsecs, 1.0))
 
     def shutdown(self, now: float) -> list[Effect]:
         """The daemon is stopping: no more automatic starts; a BACKOFF process becomes FATAL."""

@@ -521,7 +521,8 @@ def test_event_types_known_and_case_insensitive() -> None:
     assert eventtypes.is_known("tick_5")
     assert not eventtypes.is_known("NOPE")
     assert not eventtypes.is_known("TICK_10")
-    assert len(eventtypes.ALL_EVENT_TYPES) == 30  # Supervisor's 27 and our WATCH, WATCH_PROCESS, WATCH_CONFIG
+    # Supervisor's 27, our WATCH, WATCH_PROCESS, WATCH_CONFIG and HEALTH, HEALTH_PASSED, HEALTH_FAILED
+    assert len(eventtypes.ALL_EVENT_TYPES) == 33
 
 
 def test_event_type_matching_follows_hierarchy() -> None:

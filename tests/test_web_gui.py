@@ -165,6 +165,15 @@ def test_gui(gui: Any) -> None:
     wait.until(lambda drv: _badge(drv, "web:idle1") == "RUNNING" and _badge(drv, "web:idle2") == "RUNNING")
     assert rest.get("/program/info/web:idle2").json()["statename"] == "RUNNING"
 
+    # a rolling restart of the group, from its header: every process gets a new pid, one after another
+    before = {s: rest.get(f"/program/info/{s}").json()["pid"] for s in ("web:api", "web:worker")}
+    driver.find_element(
+        By.CSS_SELECTOR, 'tbody[data-group="web"] button[data-group-act="rollingRestart"]'
+    ).click()
+    wait.until(lambda drv: drv.find_element(By.ID, "status").text == "rollingRestart group web: done")
+    after = {s: rest.get(f"/program/info/{s}").json()["pid"] for s in before}
+    assert all(after[s] not in (0, before[s]) for s in before), (before, after)
+
     # the log viewer follows live
     rest.post("/program/stdin/cat", json={"chars": "hello from before\n"})
     wait_for(lambda: b"hello from before" in (Path(d.tmp) / "cat.log").read_bytes(), what="cat to echo")

@@ -109,10 +109,12 @@ class RestAPI:
     # -- processes --
 
     def list(self, req: Request) -> Response:
-        return json_response(self.fleet.processes([snap.info() for snap in self.control.snapshots()]))
+        infos = [{**snap.info(), **snap.extra()} for snap in self.control.snapshots()]
+        return json_response(self.fleet.processes(infos))
 
     def info(self, req: Request) -> Response:
-        return json_response(self.control.process(self._spec(req)).info())
+        snap = self.control.process(self._spec(req))
+        return json_response({**snap.info(), **snap.extra()})
 
     def start(self, req: Request) -> Response:
         self.control.start(self._spec(req), req.flag("wait", True))
@@ -166,6 +168,9 @@ class RestAPI:
 
     def stop_group(self, req: Request) -> Response:
         return bulk(self.control.stop_many(self.control.in_order(req.args["group"]), req.flag("wait", True)))
+
+    def rolling_restart(self, req: Request) -> Response:
+        return bulk(self.control.rolling_restart(req.args["group"]))
 
     # -- logs --
 
@@ -325,6 +330,14 @@ class RestAPI:
             self.stop_group,
             summary="Stop every process of a group",
             query=[_WAIT],
+            ok_schema=_RESULTS,
+            changes=True,
+        )
+        add(
+            POST,
+            "/group/rollingRestart/<group>",
+            self.rolling_restart,
+            summary="Restart a group one process at a time, each RUNNING (and ready) before the next",
             ok_schema=_RESULTS,
             changes=True,
         )
@@ -544,6 +557,9 @@ def openapi(routes: Routes) -> dict[str, Any]:
                             ("pid", "integer"),
                             ("stderr_logfile", "string"),
                             ("description", "string"),
+                            ("status", "string"),  # ours: the last sd_notify STATUS=
+                            ("health", "string"),  # ours: the last liveness_check verdict
+                            ("note", "string"),  # ours: the last file-watch action
                         )
                     },
                 },

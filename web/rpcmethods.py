@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from supervisord import API_VERSION, faults, namespec
 from supervisord import SUPERVISOR_COMPAT_VERSION as SUPERVISOR_VERSION
+from supervisord.config.checks import check_info
 from supervisord.config.model import GroupConfig, LogKind, ProcessConfig, StreamLogConfig
 from supervisord.control import Control, Result
 from supervisord.snapshot import ProcessSnapshot
@@ -366,4 +367,5 @@ def _config_info(
         "stderr_syslog": proc.stderr.syslog,
         "serverurl": proc.serverurl or "auto",
     }
+    info.update(check_info(proc))
     return info

@@ -87,6 +87,60 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """What a readiness or liveness check asks: ``http`` (a URL), ``tcp`` (``host:port``), ``script`` (a
+    command, run without a shell) or, for readiness only, ``notify`` (the systemd notify protocol)."""
+
+    kind: str
+    target: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "notify":
+            return "notify"
+        if self.kind == "http":
+            return self.target
+        return f"{self.kind}://{self.target}"
+
+
+@dataclass(frozen=True)
+class ReadinessConfig:
+    """``readiness_check``: RUNNING means "ready", not "alive for startsecs" (startsecs is the deadline)."""
+
+    probe: Probe | None = None  # None: Supervisor's startsecs rule
+    period: float = 1.0  # seconds between polls of an http/tcp/script probe
+    watchdog_sec: float = 0.0  # notify: restart when no WATCHDOG=1 came for this long (0: off)
+
+
+@dataclass(frozen=True)
+class LivenessConfig:
+    """The Go project's ``liveness_check_*`` keys (defaults as there)."""
+
+    probe: Probe | None = None  # None: no health check
+    initial_delay: float = 60.0
+    period: float = 60.0
+    timeout: float = 30.0
+    success_threshold: int = 1
+    failure_threshold: int = 3
+    success_action: str | None = None  # a command run when the check passes again
+    failure_action: str = "restart"  # "restart", "stop", or a command
+
+
+@dataclass(frozen=True)
+class BackoffConfig:
+    """The delay before retry n (n = 1, 2, ...) of a failed start.
+
+    Without ``factor`` it is Supervisor's linear ramp ``initial * n`` (1 s, 2 s, 3 s), else the exponential
+    ``initial * factor ** (n - 1)``; either is capped at ``max`` and spread by ``jitter`` (a fraction).
+    """
+
+    initial: float = 1.0
+    factor: float | None = None
+    max: float = float("inf")
+    jitter: float = 0.0
+    reset_after: float = 0.0  # > 0: the count only starts again once a process stayed up this long
+
+
+@dataclass(frozen=True)
 class ProcessConfig:
     """One process after ``numprocs`` expansion: everything needed to spawn, watch and stop it."""
 
@@ -100,7 +154,7 @@ class ProcessConfig:
     autostart: bool = True
     autorestart: AutoRestart = AutoRestart.UNEXPECTED
     startsecs: float = 1
-    startretries: int = 3
+    startretries: int = 3  # -1: forever
     exitcodes: frozenset[int] = frozenset({0})
     stopsignals: tuple[int, ...] = (int(signal.SIGTERM),)  # sent in turn, stopwaitsecs apart
     stopwaitsecs: float = 10
@@ -121,6 +175,9 @@ class ProcessConfig:
     depends_on: tuple[str, ...] = ()  # program names
     syslog: SyslogConfig = field(default_factory=SyslogConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
+    backoff: BackoffConfig = field(default_factory=BackoffConfig)
     source_file: str = ""  # where the section was defined, for messages
     source_line: int = 0
 

@@ -12,6 +12,7 @@ import signal
 from dataclasses import dataclass
 
 from supervisord import eventtypes
+from supervisord.config import checks
 from supervisord.config import values as v
 from supervisord.config.context import LoadContext
 from supervisord.config.errors import report
@@ -20,7 +21,9 @@ from supervisord.config.ini import IniDocument, IniValue
 from supervisord.config.model import (
     AutoRestart,
     EventPoolConfig,
+    LivenessConfig,
     ProcessConfig,
+    ReadinessConfig,
     SupervisordConfig,
     SyslogConfig,
     WatchConfig,
@@ -68,7 +71,9 @@ PROGRAM_KEYS = STREAM_KEYS | frozenset(
         "syslog_stderr_priority",
     }
 )
+PROGRAM_KEYS |= checks.KEYS
 EVENTLISTENER_KEYS = (PROGRAM_KEYS - {"depends_on"}) | {"events", "buffer_size", "result_handler"}
+EVENTLISTENER_KEYS -= checks.READINESS_KEYS | checks.LIVENESS_KEYS
 DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
 _DEFAULT_STOPSIGNALS: tuple[int, ...] = (int(signal.SIGTERM),)
 _NO_PAIRS: tuple[tuple[str, str], ...] = ()
@@ -172,7 +177,7 @@ def build_processes(
         autostart=r.parse("autostart", v.parse_bool, base, True),
         autorestart=r.parse("autorestart", v.parse_autorestart, base, AutoRestart.UNEXPECTED),
         startsecs=r.parse("startsecs", v.parse_seconds, base, 1.0),
-        startretries=r.parse("startretries", v.int_at_least(0), base, 3),
+        startretries=r.parse("startretries", checks.parse_startretries, base, 3),
         exitcodes=r.parse("exitcodes", v.parse_exitcodes, base, frozenset({0})),
         stopsignals=r.parse("stopsignal", v.parse_signal_list, base, _DEFAULT_STOPSIGNALS),
         stopwaitsecs=r.parse("stopwaitsecs", v.parse_seconds, base, 10.0),
@@ -186,6 +191,9 @@ def build_processes(
         serverurl=serverurl,
         depends_on=depends_on,
         watch=_watch(ctx, r, base),
+        readiness=ReadinessConfig() if listener else checks.read_readiness(r, base),
+        liveness=LivenessConfig() if listener else checks.read_liveness(r, base),
+        backoff=checks.read_backoff(r, base),
         source_file=r.file,
         source_line=r.line,
     )

@@ -19,6 +19,7 @@ USAGE: dict[str, str] = {
     "reread": "reread \t\t\tReload the daemon's configuration files without add/remove",
     "restart": "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\n"
     "restart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes\n"
+    "restart --rolling <gname>\tRestart a group one process at a time, each RUNNING before the next\n"
     "Note: restart does not reread config files. For that, see reread and update.",
     "shutdown": "shutdown \tShut the remote supervisord down.",
     "signal": "signal <signal name> <name>\t\tSignal a process\nsignal <signal name> <gname>:*\t\tSignal all "

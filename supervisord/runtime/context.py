@@ -21,6 +21,7 @@ from supervisord.runtime.spawn import ManagedPids
 if TYPE_CHECKING:
     from supervisord.actors.eventbus import EventBusActor
     from supervisord.actors.supervisor import SupervisorActor
+    from supervisord.probes import Prober
     from supervisord.runtime.fswatch import WatchService
 
 
@@ -39,3 +40,5 @@ class RuntimeContext:
     watch_commands: dict[int, subprocess.Popen[bytes]] = field(
         default_factory=dict
     )  # running restart commands
+    prober: Prober | None = None  # the readiness/liveness probe threads, made on first use
+    probe_children: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)  # running script probes

@@ -163,6 +163,14 @@ class IOLoop:
         """
         self._call_soon(lambda: self._release(watches))
 
+    def forget(self, fd: int) -> None:
+        """Stop watching a ``watch_pipe`` fd that never reaches EOF (a datagram socket) and close it."""
+
+        def drop() -> None:
+            self._drop(fd)
+
+        self._call_soon(drop)
+
     def watch_exit(self, pidfd: int, on_exit: Callable[[], None]) -> None:
         """Own ``pidfd``: call ``on_exit`` once when the process has exited (it is not reaped here)."""
         self._call_soon(lambda: self._add(_Watch(pidfd, None, on_exit)))

@@ -45,7 +45,7 @@
 % for group, rows in groups:
 <tbody data-group="{{group}}">
 <tr class="grouphead"><th colspan="7"><input type="checkbox" class="select-group"> {{group}} <span class="count">{{len(rows)}}</span>
-  <button data-group-act="start" class="small">start group</button><button data-group-act="stop" class="small">stop group</button></th></tr>
+  <button data-group-act="start" class="small">start group</button><button data-group-act="stop" class="small">stop group</button><button data-group-act="rollingRestart" class="small" title="one process at a time, each RUNNING before the next">rolling restart</button></th></tr>
 % for p in rows:
 <tr class="proc" data-spec="{{p["spec"]}}" data-state="{{p["statename"]}}" data-start="{{p["start"]}}">
 <td><input type="checkbox" class="sel"></td>
