@@ -35,6 +35,7 @@ from supervisord.actors.messages import (
     Stop,
     WriteStdin,
 )
+from supervisord.config import operations
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import GroupConfig, LogKind, ProcessConfig, StreamLogConfig
 from supervisord.snapshot import ProcessSnapshot
@@ -671,4 +672,5 @@ def _config_info(
         "stderr_syslog": proc.stderr.syslog,
         "serverurl": proc.serverurl or "auto",
     }
+    info.update(operations.config_info(proc))  # cron, hooks, limits, log formats: only when set
     return info

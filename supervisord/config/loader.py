@@ -127,7 +127,7 @@ def _merge_includes(ctx: LoadContext, doc: IniDocument) -> tuple[tuple[str, ...]
         report(
             reader.error("[include] section must define files (expected space-separated file globs)", "files")
         )
-        return ()
+        return (), ()
     base_dir = reader.here("files")
     included: list[str] = []
     patterns: list[str] = []

@@ -25,6 +25,7 @@ from supervisord.config.model import (
     SyslogConfig,
     WatchConfig,
 )
+from supervisord.config.operations import OPERATIONS_KEYS, read_hooks, read_limits, read_schedule
 from supervisord.config.process_logs import STREAM_KEYS, stream_log_config
 from supervisord.config.section import SectionReader, parse_section_name
 
@@ -68,6 +69,7 @@ PROGRAM_KEYS = STREAM_KEYS | frozenset(
         "syslog_stderr_priority",
     }
 )
+PROGRAM_KEYS |= OPERATIONS_KEYS  # cron, hooks, rlimits and cgroup limits (config/operations.py)
 EVENTLISTENER_KEYS = (PROGRAM_KEYS - {"depends_on"}) | {"events", "buffer_size", "result_handler"}
 DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
 _DEFAULT_STOPSIGNALS: tuple[int, ...] = (int(signal.SIGTERM),)
@@ -186,6 +188,9 @@ def build_processes(
         serverurl=serverurl,
         depends_on=depends_on,
         watch=_watch(ctx, r, base),
+        hooks=read_hooks(r, base),
+        limits=read_limits(r, base),
+        schedule=read_schedule(r, base),
         source_file=r.file,
         source_line=r.line,
     )
