@@ -134,8 +134,9 @@ class ProcessActor(HubSafeActor):
             self.timer.cancel()
         if self.cron is not None:
             self.cron.cancel()
-        for running in self.hooks.values():  # no hook outlives its process actor
-            running.kill()
+        for running in list(self.hooks.values()):  # no hook outlives its process actor
+            running.finish()
+            self.ctx.pids.discard(running.popen.pid)
         if self.child is not None:  # never leave a child behind, even on an abnormal stop
             self._kill(signal.SIGKILL, group=True)
             self._reap()

@@ -46,6 +46,22 @@ class RunningHook:
         self.timed_out = False
         self.timer: Timer | None = None
         self.finished = False
+        self.deadline = time.monotonic() + timeout
+
+    def finish(self) -> None:
+        """Let the hook run out its timeout, then kill it; for its process actor's end (shutdown, remove).
+
+        A post_stop_hook started by the last stop of a shutdown must be allowed to do its work; the
+        shutdown budget counts ``hook_timeout`` for it.
+        """
+        try:
+            self.popen.wait(max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            try:
+                self.popen.wait(5)
+            except subprocess.TimeoutExpired:
+                return
 
     def kill(self) -> None:
         """SIGKILL the hook's whole session (it ran with its own), grandchildren included."""
