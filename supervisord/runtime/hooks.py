@@ -24,6 +24,7 @@ from supervisord.config.model import ProcessConfig
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.ioloop import Timer
 from supervisord.runtime.spawn import SpawnError, parse_command, resolve_user
+from supervisord.states import signal_name
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def run_hook(
         elif status == 0:
             result = HookResult(hook, True, "exit status 0")
         elif status < 0:
-            result = HookResult(hook, False, f"terminated by {signal.Signals(-status).name}")
+            result = HookResult(hook, False, f"terminated by {signal_name(-status)}")
         else:
             result = HookResult(hook, False, f"exit status {status}")
         level = logging.INFO if result.ok else logging.WARNING
