@@ -64,6 +64,9 @@ def test_limit_values() -> None:
         ops.parse_cpu_max("fast")
     with pytest.raises(ValueError, match="> 0"):
         ops.parse_memory_max("0")
+    with pytest.raises(ValueError, match="> 0"):
+        ops.parse_hook_timeout("0")
+    assert ops.parse_hook_timeout("0.5") == 0.5
 
 
 def test_bad_values_are_config_errors_with_file_and_line(tmp_path: Path) -> None:

@@ -91,6 +91,14 @@ def parse_cpu_max(text: str) -> str:
     return f"{quota} {period}"
 
 
+def parse_hook_timeout(text: str) -> float:
+    """Seconds a hook may run; 0 would kill every hook at once, so it is refused."""
+    seconds = v.parse_seconds(text)
+    if seconds <= 0:
+        raise ValueError(f"expected a number of seconds > 0, got '{text}'")
+    return seconds
+
+
 def read_schedule(r: SectionReader, names: ExpansionNames) -> ScheduleConfig:
     cron = r.parse("cron", parse_cron, names, None)
     tz = r.parse("cron_timezone", parse_timezone, names, "")
@@ -111,7 +119,7 @@ def read_hooks(r: SectionReader, names: ExpansionNames) -> HookConfig:
         post_start=commands["post_start_hook"],
         pre_stop=commands["pre_stop_hook"],
         post_stop=commands["post_stop_hook"],
-        timeout=r.parse("hook_timeout", v.parse_seconds, names, 60.0),
+        timeout=r.parse("hook_timeout", parse_hook_timeout, names, 60.0),
     )
 
 
