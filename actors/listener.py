@@ -3,9 +3,9 @@
 The listener processes themselves are ordinary :class:`ProcessActor`s (spawned, backed off and stopped like
 any program); their stdout is the protocol channel and is routed here, and so are their state changes. This
 actor keeps the pool's FIFO of events, one protocol state per listener (ACKNOWLEDGED → READY → BUSY →
-ACKNOWLEDGED, or UNKNOWN on garbage), hands each event to exactly one READY and RUNNING listener, and puts an
-event back at the head of the queue when its listener answers FAIL or dies while BUSY: nothing is lost but
-by overflow of ``buffer_size``, which drops the oldest and says so in the log.
+ACKNOWLEDGED, or UNKNOWN on garbage until the process restarts), hands each event to exactly one READY and
+RUNNING listener, and puts an event back at the head of the queue when its listener answers FAIL or dies
+while BUSY: nothing is lost but by overflow of ``buffer_size``, which drops the oldest and says so in the log.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from supervisord.actors.messages import (
     ListenerOutput,
     ListenerState,
     ListenerStdin,
-    Restart,
     WriteStdin,
 )
 from supervisord.config.model import GroupConfig
@@ -250,8 +249,9 @@ class ListenerPoolActor(HubSafeActor):
             "the process violated the eventlistener protocol",
             listener.name,
         )
-        if listener.ref is not None:  # restart it: a fresh process speaks the protocol from the start
-            listener.ref.tell(Restart())
+        # Supervisor's rule: UNKNOWN is sticky until the process restarts for its own reasons (it exits, or
+        # someone restarts it). Restarting it from here would respawn a listener that always says the same
+        # wrong thing in a tight loop, with no backoff, since each spawn reached RUNNING.
 
     def _requeue(self, listener: _Listener) -> None:
         item, listener.current = listener.current, None

@@ -49,8 +49,15 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Begin:
+    """Child ``pid`` was spawned: open the log files now (they stay closed while it is not running)."""
+
+    pid: int = 0
+
+
+@dataclass(frozen=True)
 class Eof:
-    """The child closed this pipe: flush held-back partial lines and tokens."""
+    """The child closed this pipe (or was reaped): flush held-back partial lines and tokens, close files."""
 
     pid: int = 0
 
@@ -70,18 +77,21 @@ class _Flush:
     """Timer tick: retry syslog frames that could not be sent yet."""
 
 
-def attach_pipe(loop: IOLoop, fd: int, sink: pykka.ActorRef[Any] | None, pid: int) -> None:
-    """Hand pipe ``fd`` of child ``pid`` to the loop, delivering chunks to ``sink`` with backpressure."""
+def attach_pipe(loop: IOLoop, fd: int, sink: pykka.ActorRef[Any] | None, pid: int) -> Any:
+    """Hand pipe ``fd`` of child ``pid`` to the loop, delivering chunks to ``sink`` with backpressure.
+
+    Returns the loop's handle, for :meth:`IOLoop.release` once the child is reaped.
+    """
     if sink is None:
-        loop.watch_pipe(fd, lambda data: None, lambda: None)
-        return
+        return loop.watch_pipe(fd, lambda data: None, lambda: None)
     flow = Flow()
     tell = sink.tell
+    tell(Begin(pid))
 
     def on_eof() -> None:
         tell(Eof(pid))
 
-    loop.watch_pipe(fd, lambda data: tell(Chunk(data, pid, flow)), on_eof, flow)
+    return loop.watch_pipe(fd, lambda data: tell(Chunk(data, pid, flow)), on_eof, flow)
 
 
 def _formatter(config: ProcessConfig, channel: str, stream: StreamLogConfig) -> LineFormatter | None:
@@ -174,6 +184,14 @@ class LogSinkActor(HubSafeActor):
                 self._on_chunk(message)
             elif isinstance(message, Eof):
                 self._on_eof()
+                if message.pid == self.pid:  # not an old life's late EOF: no child writes here now
+                    self._close_files()
+            elif isinstance(message, Begin):
+                if message.pid != self.pid:
+                    self._new_pid(message.pid)
+                for target in self.targets:
+                    if isinstance(target, FileTarget):
+                        target.open_quietly()
             elif isinstance(message, _Flush):
                 self.flush_armed = False
             elif isinstance(message, Reopen):
@@ -228,6 +246,13 @@ class LogSinkActor(HubSafeActor):
             self._write_formatted(self.formatter.flush())
         for target in self.syslogs:
             target.end()
+
+    def _close_files(self) -> None:
+        """Two descriptors per configured process add up (600 programs, ``ulimit -n 1024``): a log file is
+        open only while its child runs. Readers (tail, readLog) go by path, so they see no difference."""
+        for target in self.targets:
+            if isinstance(target, FileTarget):
+                target.close()
 
     def _new_pid(self, pid: int) -> None:
         self.pid = pid

@@ -117,7 +117,8 @@ class ProcessDown:
 
 @dataclass(frozen=True)
 class GetSnapshots:
-    """Reply: every process's latest snapshot, in Supervisor's order (group name, then process name)."""
+    """Reply: every process's latest snapshot, in Supervisor's order (group name, then process name); a
+    future of that list while new process actors have not published their first snapshot yet."""
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ class ProcessActor(HubSafeActor):
         self.watch_note = ""  # the last watch action and its cause, shown in the description
         self.cron: operations.CronSchedule | None = None  # cron = …: the next run, an I/O-loop timer
         self.hooks: dict[str, hooks.RunningHook] = {}  # running hooks by name (pre_start, …)
+        self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
 
     # -- lifecycle --
 
@@ -385,6 +386,8 @@ class ProcessActor(HubSafeActor):
             status = 0
         child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
         self.ctx.pids.discard(pid)
+        pipes, self.pipes = self.pipes, []
+        self.ctx.ioloop.release(pipes)  # a grandchild may hold them open for ever
         if self.stdin is not None:  # what the child never read goes with it
             self.stdin.close()
             self.stdin = None
@@ -407,6 +410,10 @@ class ProcessActor(HubSafeActor):
         except SpawnError as exc:
             self._apply(self.machine.spawn_failed(str(exc), now))
             return
+        except Exception as exc:  # whatever went wrong, it is a failed start, never a dead actor
+            self.ctx.logger.warning("unexpected error spawning %s", self.config.namespec, exc_info=True)
+            self._apply(self.machine.spawn_failed(f"unknown error during spawn: {exc}", now))
+            return
         self.child = child
         self.started_wall = time.time()
         ref = self.actor_ref
@@ -419,11 +426,13 @@ class ProcessActor(HubSafeActor):
                 continue
             sink = self.sinks.get(channel)
             if channel == "stdout" and self.pool is not None:
-                loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                self.pipes.append(
+                    loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
+                )
                 if self.stdin is not None:  # the pool writes events itself, through our outlet
                     self.pool.tell(ListenerStdin(self.config.name, self.stdin))
             else:
-                attach_pipe(loop, fd, sink, pid)
+                self.pipes.append(attach_pipe(loop, fd, sink, pid))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self._apply(self.machine.spawned(pid, now))
 

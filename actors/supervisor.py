@@ -8,6 +8,7 @@ at a time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -114,6 +115,8 @@ class SupervisorActor(HubSafeActor):
         self.forked_waiters: list[HubSafeFuture] = []  # AutostartForked asks, until the wave has forked
         self.shutdown: _ShutdownPlan | None = None
         self.pools: dict[str, Any] = {}  # listener pool actors, by group name
+        self.unpublished: set[Key] = set()  # processes whose actor has not published a snapshot yet
+        self.snapshot_waiters: list[HubSafeFuture] = []  # GetSnapshots asked while some were unpublished
 
     # -- lifecycle --
 
@@ -149,6 +152,7 @@ class SupervisorActor(HubSafeActor):
         for proc in group.processes:
             ref = ProcessActor.start(proc, group.priority, self.ctx, pool)
             self.entries[(group.name, proc.name)] = _Entry(proc, group, ref)
+            self.unpublished.add((group.name, proc.name))
             if pool is not None:
                 pool.tell(ListenerAttached(proc.name, ref))
         self._publish(events.process_group(added=True, group=group.name))
@@ -248,6 +252,9 @@ class SupervisorActor(HubSafeActor):
             if entry is not None and (entry.snapshot is None or entry.snapshot.serial < snap.serial):
                 entry.snapshot = snap
                 self._recheck_dependents()
+                if self.unpublished:
+                    self.unpublished.discard((snap.group, snap.name))
+                    self._settle_snapshots()
         elif isinstance(message, PoolDrained):
             self._pool_drained(message)
         elif isinstance(message, StartNext):
@@ -257,12 +264,17 @@ class SupervisorActor(HubSafeActor):
         elif isinstance(message, ProcessDown):
             self._process_down((message.group, message.name))
         elif isinstance(message, GetSnapshots):
+            if self.unpublished:  # never a partial list: answer once every process actor has published
+                future = HubSafeFuture()
+                self.snapshot_waiters.append(future)
+                return future
             return self._snapshots()
         elif isinstance(message, FindProcesses):
             return self._find(message.namespec)
         elif isinstance(message, Broadcast):
             for entry in self.entries.values():
-                entry.ref.tell(message.message)
+                with contextlib.suppress(pykka.ActorDeadError):
+                    entry.ref.tell(message.message)
         elif isinstance(message, AutostartForked):
             future = HubSafeFuture()
             self.forked_waiters.append(future)
@@ -332,6 +344,8 @@ class SupervisorActor(HubSafeActor):
                 return Outcome("STILL_RUNNING", name)
         for key in keys:
             self.entries.pop(key).ref.stop(block=False)
+            self.unpublished.discard(key)
+        self._settle_snapshots()
         del self.groups[name]
         pool = self.pools.pop(name, None)
         if pool is not None:
@@ -347,6 +361,15 @@ class SupervisorActor(HubSafeActor):
             self._start_next()
         self.ctx.logger.info("removed process group %s", name)
         return Outcome()
+
+    def _settle_snapshots(self) -> None:
+        """Answer the GetSnapshots that waited for new process actors (5,000 take seconds to start; the
+        API used to answer meanwhile with the ones that happened to be ready: 1,022 of 5,000)."""
+        if self.snapshot_waiters and not self.unpublished:
+            waiters, self.snapshot_waiters = self.snapshot_waiters, []
+            snapshots = self._snapshots()
+            for waiter in waiters:
+                waiter.set(snapshots)
 
     def _snapshots(self) -> list[ProcessSnapshot]:
         snaps = [e.snapshot for e in self.entries.values() if e.snapshot is not None]
@@ -398,7 +421,10 @@ class SupervisorActor(HubSafeActor):
             plan.waiting = set(batch)
             for key in batch:
                 entry = self.entries[key]
-                entry.ref.tell(Shutdown())
+                try:
+                    entry.ref.tell(Shutdown())
+                except pykka.ActorDeadError:  # its death was reported; on_failure killed its child
+                    plan.waiting.discard(key)
         if not plan.waiting and not plan.batches and not plan.done._result:
             plan.done.set(Outcome())
 

@@ -7,14 +7,14 @@ Options follow the Go project's README where it and Supervisor disagree (``-d`` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
 
 from supervisord import __version__
 from supervisord.config.errors import ConfigError
-from supervisord.config.loader import find_config, load_config
-from supervisord.config.model import Config
+from supervisord.config.loader import find_config
 from supervisord.web.server import ListenError, bind_listeners
 
 SUBCOMMANDS = ("version", "ctl", "service", "check", "init")
@@ -46,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minprocs", metavar="N", type=int, help="minimum available processes")
     p.add_argument("--env-file", metavar="FILE", help="KEY=VALUE lines added to the environment first")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    nacos = p.add_argument_group("config from Nacos (or [nacos] in the config file, or $SUPERVISORD_NACOS_*)")
+    nacos.add_argument("--nacos-server", metavar="IP:PORT[,…]", help="Nacos servers, tried in turn")
+    nacos.add_argument("--nacos-dataid", metavar="ID", help="the config's dataId")
+    nacos.add_argument("--nacos-namespace", metavar="ID", help="namespace (tenant) id (default: public)")
+    nacos.add_argument("--nacos-group", metavar="GROUP", help="group (default: DEFAULT_GROUP)")
+    nacos.add_argument("--nacos-username", metavar="USER", help="log in as this user")
+    nacos.add_argument("--nacos-password", metavar="PASSWORD", help="the user's password")
+    nacos.add_argument(
+        "--nacos-not-use-cache",
+        action="store_const",
+        const="true",
+        help="never start from the local cache: fail if Nacos cannot be reached",
+    )
+    nacos.add_argument("--nacos-cache-dir", metavar="DIR", help="where the last good config is cached")
     p.add_argument("command", nargs="?", choices=SUBCOMMANDS, help=argparse.SUPPRESS)
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
@@ -108,9 +122,13 @@ def run_daemon(opts: argparse.Namespace) -> int:
     terminal; the daemon module (and with it gevent and pykka) is imported only once we really serve.
     """
     from supervisord import daemonize
+    from supervisord.configsource import ConfigSource
+    from supervisord.nacos.settings import ENV_PREFIX, KEYS
 
     path = config_path(opts.configuration)
-    if path is None:
+    nacos_flags = {key: getattr(opts, f"nacos_{key}") for key in KEYS}
+    from_nacos = any(v is not None for v in nacos_flags.values()) or ENV_PREFIX + "SERVER" in os.environ
+    if path is None and not from_nacos:
         return fail(
             "No config file found at default paths ($CWD/supervisord.conf, $CWD/etc/supervisord.conf, "
             "/etc/supervisord.conf, /etc/supervisor/supervisord.conf, ../etc/supervisord.conf, "
@@ -121,11 +139,7 @@ def run_daemon(opts: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc))
 
-    def load() -> Config:
-        from supervisord.daemon import apply_overrides
-
-        return apply_overrides(load_config(path), **overrides)
-
+    load = ConfigSource(path, nacos_flags, overrides)
     try:
         config = load()
     except ConfigError as exc:
@@ -133,6 +147,12 @@ def run_daemon(opts: argparse.Namespace) -> int:
     settings = config.supervisord
     try:
         daemonize.raise_rlimits(settings)
+    except daemonize.StartupError as exc:
+        return fail(str(exc))  # exit 2, like Supervisor's usage error for minfds/minprocs
+    budget = daemonize.descriptor_budget(config)
+    if budget is not None:
+        config = dataclasses.replace(config, warnings=(*config.warnings, budget))
+    try:
         if opts.daemon:
             daemonize.check_pidfile(settings.pidfile)
     except daemonize.StartupError as exc:
@@ -154,10 +174,16 @@ def run_daemon(opts: argparse.Namespace) -> int:
         return fail(str(exc), 1)
 
     if not opts.daemon:
-        return daemon.serve(config, load, listeners, foreground=True)
+        try:
+            return daemon.serve(config, load, listeners, foreground=True)
+        finally:
+            load.close()  # the Nacos listener, if any
 
     def run(readiness: daemonize.Readiness) -> int:
-        return daemon.serve(config, load, listeners, foreground=False, ready=readiness.ready)
+        try:
+            return daemon.serve(config, load, listeners, foreground=False, ready=readiness.ready)
+        finally:
+            load.close()
 
     return daemonize.detach(
         run,

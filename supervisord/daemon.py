@@ -29,7 +29,7 @@ from supervisord.actors.watcher import close_watch_service
 from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.logtargets import clear_auto_logs
-from supervisord.runtime import outlet
+from supervisord.runtime import faults, outlet
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
@@ -92,6 +92,7 @@ class Daemon:
         self.mood = SHUTDOWN
         self.supervisor: Any = None
         self.ctx: RuntimeContext | None = None
+        self.fleet: Any = None  # the fleet agent, with a [fleet] section (supervisord/fleet/agent.py)
         # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
         self.on_ready: Callable[[], None] | None = None
         self.on_stop: Callable[[str], None] | None = None  # called with the mood once a stop is requested
@@ -151,17 +152,23 @@ class Daemon:
                 from supervisord.configwatch import ConfigWatch
 
                 stoppers.append(ConfigWatch(self).stop)
+            if self.config.fleet is not None:
+                from supervisord.fleet.agent import start_fleet
+
+                stoppers.append(start_fleet(self, self.config.fleet))
             if self.on_ready is not None:
                 self.on_ready()
                 self.on_ready = None
             self.stop_event.wait()
             if self.on_stop is not None:
                 self.on_stop(self.mood)
-            done = self.supervisor.ask(BeginShutdown(), timeout=10)
             try:
+                done = self.supervisor.ask(BeginShutdown(), timeout=10)
                 done.get(timeout=shutdown_budget(self.config))
             except pykka.Timeout:
                 self.logger.critical("processes did not stop in time; killing what is left")
+            except pykka.ActorDeadError:  # already reported; stopping the actors below kills what is left
+                pass
         finally:
             for stop in reversed(stoppers):
                 try:
@@ -256,11 +263,16 @@ def serve(
     except OSError as exc:
         logger.critical("could not write pidfile %s: %s", settings.pidfile, exc)
     state: dict[str, Daemon] = {}
+    died: list[str] = []
     _install_signals(state)
     # gevent's signal watchers do not keep the loop alive; without a ref'd watcher the hub would raise
     # LoopExit as soon as the main greenlet waits while no HTTP server is running.
     keepalive = gevent.get_hub().loop.async_()
     keepalive.start(lambda: None)
+    # A dead actor or a failing I/O loop asks for an orderly shutdown from its own thread (faults.py).
+    alarm = gevent.get_hub().loop.async_()
+    alarm.start(lambda: state["daemon"].request(SHUTDOWN))
+    faults.install(lambda _what: alarm.send())
     try:
         while True:
             daemon = Daemon(config, logger, load, listeners)
@@ -268,7 +280,8 @@ def serve(
             daemon.on_ready, ready = _ready_hook(ready, notifier), None  # -d's readiness: first run only
             daemon.on_stop = lambda mood: notifier.reloading() if mood == RESTART else notifier.stopping()
             mood = daemon.run(ioloop, pids)
-            if mood != RESTART:
+            died = faults.deaths()
+            if mood != RESTART or died:
                 break
             try:
                 new_config = load()
@@ -280,16 +293,21 @@ def serve(
             logger = mainlog.configure(
                 config.supervisord, to_stdout=foreground and not config.supervisord.silent
             )
+    except Exception:
+        logger.critical("the main loop died unexpectedly; shutting down", exc_info=True)
+        raise
     finally:
         pykka.ActorRegistry.stop_all(block=True, timeout=10)
         ioloop.stop()
         keepalive.close()
+        faults.install(None)
+        alarm.close()
         listeners.close()
         remove_pidfile(settings.pidfile)
     logger.info("supervisord stopped")
     logging.shutdown()
     outlet.flush_stdio(timeout=STDIO_FLUSH_TIMEOUT)
-    return 0
+    return 1 if died else 0
 
 
 def _ready_hook(detached: Callable[[], None] | None, notifier: Notifier) -> Callable[[], None]:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from supervisord.config.model import SupervisordConfig
+from supervisord.config.model import Config, SupervisordConfig
 
 READY_TIMEOUT = 60.0
 
@@ -76,12 +76,41 @@ def raise_rlimits(settings: SupervisordConfig) -> list[str]:
     return changed
 
 
+FDS_PER_PROCESS = 6  # a running child costs its stdin, stdout and stderr pipes, its pidfd and two log files
+FDS_RESERVED = 64  # the daemon's own: listening sockets, clients, epoll, eventfd, the main log
+
+
+def descriptor_budget(config: Config) -> str | None:
+    """A warning when running every autostart process at once needs more descriptors than we may open.
+
+    A process costs descriptors only while it runs (its log files too), so only autostart ones count; the
+    warning says what to raise before the spawns start failing with "too many open files".
+    """
+    count = sum(1 for group in config.groups for proc in group.processes if proc.autostart)
+    need = FDS_RESERVED + FDS_PER_PROCESS * count
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or need <= soft:
+        return None
+    return (
+        f"{count} autostart processes need about {need} file descriptors ({FDS_PER_PROCESS} each, plus "
+        f"{FDS_RESERVED}) but only {soft} are allowed: raise minfds to at least {need}"
+    )
+
+
 # --------------------------------------------------------------------------------------- privileges
 
 
 # What the daemon imports only on first use (to start leaner): -d, a listener pool, logfile=syslog, a
 # non-RPC request, an unusual XML-RPC body.
-LAZY_IMPORTS = ("daemon", "bottle", "logging.handlers", "xmlrpc.client")
+LAZY_IMPORTS = (
+    "daemon",
+    "bottle",
+    "logging.handlers",
+    "xmlrpc.client",
+    "prometheus_client",  # /metrics, on the first scrape (it imports http.server and friends)
+    "prometheus_client.core",
+    "prometheus_client.exposition",
+)
 
 
 def preload_runtime() -> None:

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, TypeAlias
 
 from supervisord.config.model import ProcessConfig
-from supervisord.rotation import shift_backups, write_all
+from supervisord.rotation import WriteHealth, shift_backups, write_all
 from supervisord.runtime.outlet import stdio
 
 if TYPE_CHECKING:
@@ -65,6 +65,10 @@ class FileTarget:
     A chunk that would cross ``maxbytes`` is cut after its last complete line that fits, so every file
     holds whole lines and at most ``maxbytes`` bytes (unless one line alone is longer). Only this actor
     writes the file, so a rename-based rotation can neither lose nor repeat a byte.
+
+    The file is opened on the first write (or :meth:`open_quietly` when the child spawns) and may be
+    closed between two lives of the child, so a configured process costs no descriptor until it runs.
+    A write that fails (a full disk) drops the chunk and is reported once, not once per chunk.
     """
 
     def __init__(
@@ -87,13 +91,37 @@ class FileTarget:
         self.rotate_at = next_boundary(rotate_every, time.time()) if rotate_every else 0.0
         self.fd = -1
         self.size = 0
-        self.open()
+        self.health = WriteHealth(f"log file {path}")
 
     def open(self) -> None:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         self.size = os.fstat(self.fd).st_size
 
+    def open_quietly(self) -> None:
+        """Open now (the child spawned: Supervisor creates its log file then); a failure is reported once."""
+        if self.fd < 0:
+            try:
+                self.open()
+            except OSError as exc:
+                self._report(self.health.failed(0, exc))
+
     def write(self, data: bytes) -> None:
+        try:
+            if self.fd < 0:
+                self.open()
+            self._write(data)
+        except OSError as exc:
+            self._report(self.health.failed(len(data), exc))
+            return
+        if self.health.failing:
+            self._report(self.health.succeeded())
+
+    @staticmethod
+    def _report(message: str | None) -> None:
+        if message is not None:
+            log.warning(message)
+
+    def _write(self, data: bytes) -> None:
         if self.rotate_at and time.time() >= self.rotate_at:
             self.rotate_at = next_boundary(self.rotate_every, time.time())
             if self.size > 0:
@@ -137,15 +165,19 @@ class FileTarget:
 
     def reopen(self) -> None:
         """SIGUSR2: the file may have been moved (logrotate) or truncated (copytruncate)."""
-        self.close()
-        self.open()
+        if self.fd >= 0:
+            self.close()
+            self.open()
 
     def clear(self) -> None:
         """clearProcessLogs: remove the file and start an empty one (backups stay, as in Supervisor)."""
+        was_open = self.fd >= 0
         self.close()
         with contextlib.suppress(OSError):
             os.remove(self.path)
         self.open()
+        if not was_open:
+            self.close()
 
     def close(self) -> None:
         if self.fd >= 0:

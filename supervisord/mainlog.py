@@ -16,7 +16,7 @@ import sys
 import time
 
 from supervisord.config.model import SupervisordConfig
-from supervisord.rotation import shift_backups, write_all
+from supervisord.rotation import WriteHealth, shift_backups, write_all
 from supervisord.runtime.outlet import stdio
 
 LOGGER_NAME = "supervisord"
@@ -109,6 +109,7 @@ class RotatingLogHandler(logging.Handler):
         self.backups = backups
         self.fd = -1
         self.size = 0
+        self.health = WriteHealth(f"the main log {path}")
         self._open()
 
     def _open(self) -> None:
@@ -116,6 +117,7 @@ class RotatingLogHandler(logging.Handler):
         self.size = os.fstat(self.fd).st_size
 
     def emit(self, record: logging.LogRecord) -> None:
+        data = b""
         try:
             data = (self.format(record) + "\n").encode("utf-8", "replace")
             if self.fd < 0:
@@ -124,8 +126,18 @@ class RotatingLogHandler(logging.Handler):
             self.size += len(data)
             if self.maxbytes and self.size >= self.maxbytes:
                 self.rotate()
+        except OSError as exc:  # a full disk: one line on stderr, not a "Logging error" traceback per record
+            message = self.health.failed(len(data), exc)
+            if message is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"supervisord: {message}", file=sys.stderr, flush=True)
+            return
         except Exception:
             self.handleError(record)
+            return
+        if self.health.failing:
+            recovered = self.health.succeeded()
+            self.emit(logging.makeLogRecord({"msg": recovered, "levelno": logging.WARNING}))
 
     def rotate(self) -> None:
         if self.backups <= 0:

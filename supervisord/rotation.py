@@ -25,3 +25,31 @@ def shift_backups(path: str, backups: int) -> None:
             os.replace(src, f"{path}.{n + 1}")
     if os.path.exists(path):
         os.replace(path, f"{path}.1")
+
+
+class WriteHealth:
+    """Turns a run of failed writes to one file into two messages: when it starts, and when it ends.
+
+    Why: on a full disk every chunk fails, and a traceback per chunk (~130/s) floods whatever log still
+    works, or the very disk that is full. The caller logs what :meth:`failed` and :meth:`succeeded` return
+    (None means "nothing new to say") and drops the data; the count of lost bytes comes with the recovery.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.failing = False
+        self.lost = 0
+
+    def failed(self, nbytes: int, exc: OSError) -> str | None:
+        self.lost += nbytes
+        if self.failing:
+            return None
+        self.failing = True
+        reason = exc.strerror or str(exc)
+        return f"cannot write to {self.what}: {reason}; its output is dropped until writing works again"
+
+    def succeeded(self) -> str | None:
+        if not self.failing:
+            return None
+        lost, self.failing, self.lost = self.lost, False, 0
+        return f"writing to {self.what} works again; {lost} bytes were lost"

@@ -121,8 +121,16 @@ COMMAND={command}
 PIDFILE={pidfile}
 STOP_TIMEOUT={timeout}
 
+# A process that has exited but not been reaped yet (a zombie: an init that reaps lazily) is not running.
+alive() {{
+    kill -0 "$1" 2>/dev/null || return 1
+    [ -r "/proc/$1/stat" ] || return 0
+    case "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)" in Z*) return 1 ;; esac
+    return 0
+}}
+
 running() {{
-    [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+    [ -s "$PIDFILE" ] && alive "$(cat "$PIDFILE")"
 }}
 
 case "$1" in
@@ -137,7 +145,7 @@ stop)
     pid=$(cat "$PIDFILE")
     kill -TERM "$pid"
     ticks=0
-    while kill -0 "$pid" 2>/dev/null; do
+    while alive "$pid"; do
         ticks=$((ticks + 1))
         if [ "$ticks" -gt $((STOP_TIMEOUT * 10)) ]; then echo "supervisord did not stop"; exit 1; fi
         sleep 0.1 2>/dev/null || sleep 1

@@ -13,7 +13,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = {"spawn", "rpc", "rss", "stopall", "storm", "events", "idle-cpu", "scale", "logs", "runtime"}
+CASES = {
+    "spawn",
+    "rpc",
+    "rss",
+    "stopall",
+    "storm",
+    "storm-rss",
+    "events",
+    "idle-cpu",
+    "scale",
+    "logs",
+    "runtime",
+}
 
 
 def test_bench_smoke(tmp_path: Path) -> None:

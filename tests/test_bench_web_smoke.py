@@ -36,3 +36,25 @@ def test_bench_web_smoke(tmp_path: Path) -> None:
     assert doc["metrics"]["metrics_scrape_server"]["median_ms"] > 0
     assert doc["sse"]["clients_still_connected"] == 20
     assert doc["sse"]["events_per_second_per_client"] > 0
+
+
+def test_bench_web_fleet_smoke(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    if shutil.which("etcd") is None:
+        pytest.skip("etcd is not installed (Debian etcd-server; .ci/run installs it)")
+    out = tmp_path / "fleet.json"
+    args = ["fleet", "--n", "5", "--count", "4", "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench-web"), *args],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads(out.read_text())["fleet"]
+    assert doc["nodes"] == 3 and doc["processes_per_node"] == 5
+    assert doc["info_forwarded"]["median_ms"] > 0 and doc["offline_after_kill_s_ttl2"] > 0

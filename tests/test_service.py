@@ -246,3 +246,31 @@ def test_sysv_init_script_starts_reports_reloads_and_stops_the_daemon(tmp_path: 
             os.kill(leftover, 9)
     assert run("service", "uninstall", "--sysv", "--root", str(root), cwd=tmp_path).returncode == 0
     assert not script.exists()
+
+
+def test_sysv_init_script_counts_an_unreaped_daemon_as_stopped(tmp_path: Path) -> None:
+    """An init that reaps lazily leaves the exited daemon a zombie for a while: ``kill -0`` still succeeds."""
+    conf = tmp_path / "supervisord.conf"
+    pidfile = tmp_path / "sv.pid"
+    conf.write_text(f"[supervisord]\npidfile = {pidfile}\n")
+    root = tmp_path / "root"
+    assert (
+        run("-c", str(conf), "service", "install", "--sysv", "--root", str(root), cwd=tmp_path).returncode
+        == 0
+    )
+    script = root / "etc/init.d/supervisord"
+    zombie = subprocess.Popen(["true"])  # exits at once; not waited for, so it stays a zombie of ours
+    try:
+        wait_for(
+            lambda: Path(f"/proc/{zombie.pid}/stat").read_bytes().rsplit(b") ", 1)[1][:1] == b"Z",
+            what="the child to be a zombie",
+        )
+        pidfile.write_text(f"{zombie.pid}\n")
+        for action, code, said in (
+            ("status", 3, "supervisord is not running"),
+            ("stop", 0, "supervisord is not running"),
+        ):
+            done = subprocess.run(["sh", str(script), action], capture_output=True, text=True, timeout=30)
+            assert (done.returncode, done.stdout.strip()) == (code, said)
+    finally:
+        zombie.wait()

@@ -49,7 +49,9 @@ class Gui:
         self.control = control
         self.feed = feed
         self.template = bottle.SimpleTemplate((HERE / "templates" / "index.tpl").read_text())
-        self.static = {name: _Static(name) for name in ("app.js", "app.css")}
+        self.static = {
+            name: _Static(name) for name in ("app.js", "app.css", "fleet.js", "fleet.css", "editor.js")
+        }
 
     def routes(self, routes: Routes) -> None:
         text_html = "text/html; charset=utf-8"
@@ -81,11 +83,16 @@ class Gui:
             last_id=last_id,
             now=int(now),
             version=SUPERVISOR_VERSION,
+            fleet=self._fleet_assets() if getattr(self.control.daemon, "fleet", None) is not None else "",
             assets=self.static["app.js"].etag.strip('"') + self.static["app.css"].etag.strip('"'),
         )
         return Response(
             200, html.encode(), "text/html; charset=utf-8", [("Cache-Control", "no-store"), *PAGE_HEADERS]
         )
+
+    def _fleet_assets(self) -> str:
+        """The fleet script and sheet's version (with a [fleet] section only; docs/fleet.md)."""
+        return self.static["fleet.js"].etag.strip('"') + self.static["fleet.css"].etag.strip('"')
 
     def file(self, req: Request) -> Response:
         static = self.static.get(req.args["file"])

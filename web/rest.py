@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from supervisord import faults
 from supervisord.control import LOG_READ_MAX, SUPERVISOR_VERSION, Control, Result
-from supervisord.web.routing import JSON_TYPE, Request, Response, Routes, json_response
+from supervisord.web.fleet import FleetWeb
+from supervisord.web.routing import JSON_TYPE, Handler, Request, Response, Routes, json_response
 
 if TYPE_CHECKING:
     from supervisord.web.feed import EventFeed
@@ -73,6 +74,7 @@ class RestAPI:
     def __init__(self, control: Control, feed: EventFeed) -> None:
         self.control = control
         self.feed = feed
+        self.fleet = FleetWeb(control)
 
     # -- helpers --
 
@@ -107,7 +109,7 @@ class RestAPI:
     # -- processes --
 
     def list(self, req: Request) -> Response:
-        return json_response([snap.info() for snap in self.control.snapshots()])
+        return json_response(self.fleet.processes([snap.info() for snap in self.control.snapshots()]))
 
     def info(self, req: Request) -> Response:
         return json_response(self.control.process(self._spec(req)).info())
@@ -218,7 +220,7 @@ class RestAPI:
     def list_nodes(self, req: Request) -> Response:
         node = self.control.node()
         keys = ("name", "status", "cpu_percent", "mem_total", "mem_used", "mem_used_percent")
-        return json_response([{k: node[k] for k in keys}])
+        return json_response(self.fleet.nodes({k: node[k] for k in keys}))
 
     def node_info(self, req: Request) -> Response:
         return json_response(self.control.node())
@@ -243,7 +245,14 @@ class RestAPI:
 
     def routes(self, routes: Routes) -> None:
         POST = ("POST", "PUT")
-        add = routes.add
+
+        def add(methods: str | tuple[str, ...], rule: str, handler: Handler, **doc: Any) -> None:
+            if "<node>" in rule:
+                handler = self.fleet.node_route(rule, handler)
+            elif rule in ("/program/startPrograms", "/program/stopPrograms"):
+                handler = self.fleet.bulk_route(rule, handler)
+            routes.add(methods, rule, handler, **doc)
+
         add(
             "GET",
             "/program/list",
@@ -383,7 +392,7 @@ class RestAPI:
             ok_type=SSE_TYPE,
             stream=True,
         )
-        add("GET", "/supervisor/listNodes", self.list_nodes, summary="This node's load (Go's node list)")
+        add("GET", "/supervisor/listNodes", self.list_nodes, summary="Every node's load (Go's node list)")
         add(
             "GET", "/supervisor/info", self.node_info, summary="The daemon: version, pid, CPU, memory, uptime"
         )
@@ -472,6 +481,11 @@ def openapi(routes: Routes) -> dict[str, Any]:
             "404": {"description": "no such name", "content": {"application/json": {"schema": _ERROR}}},
             "503": {"description": "shutting down", "content": {"application/json": {"schema": _ERROR}}},
         }
+        if "<node>" in route.rule:
+            responses["502"] = {
+                "description": "another node (fleet): offline or not answering",
+                "content": {"application/json": {"schema": _ERROR}},
+            }
         if doc.get("changes"):
             responses["403"] = {"description": "cross-site request refused"}
             responses["409"] = {

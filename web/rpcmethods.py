@@ -124,7 +124,10 @@ class SupervisorAPI:
         if future is None:
             raise RPCError("SHUTDOWN_STATE")
         try:
-            return future.get(timeout=timeout)
+            reply = future.get(timeout=timeout)
+            if isinstance(reply, pykka.Future):  # the actor answers later (e.g. once processes exist)
+                reply = reply.get(timeout=timeout)
+            return reply
         except pykka.Timeout:
             raise RPCError("FAILED", "timed out waiting for the daemon") from None
         except pykka.ActorDeadError:

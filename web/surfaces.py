@@ -27,6 +27,9 @@ class Live:
         self.daemon = daemon
         self.control = Control(daemon)
         self.feed = EventFeed(self.control)
+        from supervisord.web.configcentre import ConfigCentre
+
+        self.centre = ConfigCentre(self.control)  # now, so a Nacos publish applies before any request
         bus = daemon.ctx.extra.get("eventbus") if daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self.feed.offer))
@@ -49,4 +52,5 @@ class Live:
         metrics = Metrics(self.control, self.feed)
         routes.add("GET", "/metrics", metrics.handle, summary="Prometheus metrics", ok_type=TEXT_TYPE)
         Gui(self.control, self.feed).routes(routes)
+        self.centre.routes(routes)
         return RoutedApp(routes, fallback, PREFIXES, self.daemon.logger)

@@ -264,6 +264,23 @@ class SupervisordConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """``[fleet]``: membership of a fleet through etcd v3 (supervisord/fleet/)."""
+
+    etcd: tuple[str, ...]  # endpoints, scheme://host:port
+    name: str  # this node's name in the fleet (default: the identifier)
+    ttl: int = 10  # seconds the node's lease outlives its last keepalive
+    prefix: str = "/supervisord"
+    username: str | None = None  # etcd's own user (etcd auth), never the API's
+    password: str | None = None
+    cafile: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    shared_programs: bool = False  # merge the programs under <prefix>/shared/ into this node's config
+    url: str = ""  # the API URL other nodes call (default from [inet_http_server])
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole parsed configuration file (with its includes)."""
 
@@ -276,6 +293,7 @@ class Config:
     included_files: tuple[str, ...] = ()
     include_patterns: tuple[str, ...] = ()  # [include] files globs, absolute (config_watch sees new files)
     warnings: tuple[str, ...] = ()  # unknown keys and other non-fatal findings, already worded
+    fleet: FleetConfig | None = None
 
     def group(self, name: str) -> GroupConfig | None:
         for group in self.groups:

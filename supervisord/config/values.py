@@ -57,14 +57,23 @@ def _range_words(what: str, minimum: int | None, maximum: int | None) -> str:
     return what
 
 
+MAX_SECONDS = 365 * 24 * 3600  # one year: any wait longer than that is a typo, not a plan
+
+
 def parse_seconds(text: str) -> float:
-    """A non-negative number of seconds; fractions are allowed (``0.5``)."""
+    """A number of seconds from 0 to one year; fractions are allowed (``0.5``).
+
+    Why a maximum: every such value ends up as a timer, and a timer of 1e10 s once overflowed the I/O
+    thread's ``epoll_wait`` and killed it. The loop clamps timers as well; this bound says so at load.
+    """
     try:
         number = float(text.strip())
     except ValueError:
         raise ValueError(f"expected a number of seconds >= 0, got '{text}'") from None
     if not number >= 0 or number == float("inf"):  # also rejects nan
         raise ValueError(f"expected a number of seconds >= 0, got '{text}'")
+    if number > MAX_SECONDS:
+        raise ValueError(f"expected a number of seconds <= {MAX_SECONDS} (one year), got '{text}'")
     return number
 
 
@@ -219,6 +228,8 @@ def parse_environment(text: str) -> tuple[tuple[str, str], ...]:
         joined = "".join(value)
         if trailing_bare:
             joined = joined[:-trailing_bare]
+        if "\0" in key or "\0" in joined:  # execve() cannot carry it: the spawn would fail every time
+            raise ValueError(f"expected no NUL byte in an environment variable, got one in {key!r}")
         pairs.append((key, joined))
     return tuple(pairs)
 
@@ -245,7 +256,10 @@ def parse_dotenv(text: str) -> tuple[tuple[str, str], ...]:
         key = key.strip()
         if not sep or not _DOTENV_KEY.fullmatch(key):
             raise ValueError(f"line {lineno}: expected KEY=VALUE, got '{raw.strip()}'")
-        pairs.append((key, _dotenv_value(rest.strip(), lineno)))
+        value = _dotenv_value(rest.strip(), lineno)
+        if "\0" in value:
+            raise ValueError(f"line {lineno}: expected no NUL byte in the value of {key}")
+        pairs.append((key, value))
     return tuple(pairs)
 
 

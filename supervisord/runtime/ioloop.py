@@ -17,8 +17,10 @@ import fcntl
 import heapq
 import itertools
 import logging
+import math
 import os
 import select
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,12 +28,17 @@ from dataclasses import dataclass, field
 
 import pykka
 
+from supervisord.runtime import faults
+
 log = logging.getLogger("supervisord")
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 READ_CHUNK = 1 << 20  # big reads: one message per MiB, not per line
 PIPE_SIZE = 1 << 20  # ask the kernel for 1 MiB pipes: fewer wake-ups per byte (best effort)
 FLOW_LIMIT = 8 << 20  # bytes of one pipe handed to its consumer and not yet acknowledged
+MAX_WAIT = 3600.0  # longest single epoll_wait: its millisecond timeout overflows beyond ~24 days
+MAX_DELAY = 10 * 365 * 24 * 3600.0  # a timer further away than this is a bug or a typo; it is clamped
+COMPACT_MIN = 256  # below this many timers the heap is never swept for cancelled ones
 
 
 class Flow:
@@ -104,6 +111,7 @@ class IOLoop:
         self._pending: list[Callable[[], None]] = []
         self._watches: dict[int, _Watch] = {}
         self._timers: list[Timer] = []
+        self._compact_at = COMPACT_MIN  # heap size at which cancelled timers are swept out
         self._seq = itertools.count()
         self._running = False
         self._stopped = False  # the thread has left its loop: writers are closed inline from then on
@@ -128,10 +136,11 @@ class IOLoop:
         on_data: Callable[[bytes], None],
         on_eof: Callable[[], None],
         flow: Flow | None = None,
-    ) -> None:
+    ) -> _Watch:
         """Own ``fd`` (a pipe's read end): deliver chunks, then EOF; the loop closes it.
 
-        With a ``flow``, reading pauses while the consumer is ``flow.limit`` bytes behind.
+        With a ``flow``, reading pauses while the consumer is ``flow.limit`` bytes behind. The returned
+        handle is for :meth:`release`.
         """
         os.set_blocking(fd, False)
         try:
@@ -142,6 +151,17 @@ class IOLoop:
         if flow is not None:
             flow._resume = lambda: self._call_soon(lambda: self._resume(watch))
         self._call_soon(lambda: self._add(watch))
+        return watch
+
+    def release(self, watches: list[_Watch]) -> None:
+        """The child behind these pipes was reaped: deliver what is readable now, then EOF, and close them.
+
+        Supervisor's order (drain, then close the parent's ends). Why not wait for EOF: a grandchild that
+        inherited the pipe (``sh -c 'daemon &'``) can hold it open for ever, and every restart would leak
+        two descriptors. Handles, not fd numbers: a pipe that already reached EOF was closed, and its
+        number may belong to another child's pipe by now.
+        """
+        self._call_soon(lambda: self._release(watches))
 
     def watch_exit(self, pidfd: int, on_exit: Callable[[], None]) -> None:
         """Own ``pidfd``: call ``on_exit`` once when the process has exited (it is not reaped here)."""
@@ -166,9 +186,11 @@ class IOLoop:
             self._wake()
 
     def call_at(self, at: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` on this thread at monotonic time ``at``."""
+        """Run ``callback`` on this thread at monotonic time ``at`` (clamped: no value can upset the heap)."""
+        now = time.monotonic()
+        at = now if math.isnan(at) else min(at, now + MAX_DELAY)
         timer = Timer(at, next(self._seq), callback)
-        self._call_soon(lambda: heapq.heappush(self._timers, timer))
+        self._call_soon(lambda: self._push(timer))
         return timer
 
     # -- internals, loop thread --
@@ -199,6 +221,11 @@ class IOLoop:
                     pass
             if watch.on_writable is None:  # an outlet's fd is closed by its owner, through close_writer
                 os.close(fd)
+            if watch.flow is not None:
+                # Break the watch -> flow -> resume closure -> watch cycle: left to the cyclic GC, one per
+                # pipe per restart piled up between full collections (a restart storm grew the heap).
+                with watch.flow._lock:
+                    watch.flow._resume = None
         return watch
 
     def _close_writer(self, fd: int, close: Callable[[], None]) -> None:
@@ -206,6 +233,18 @@ class IOLoop:
         if watch is not None and watch.on_writable is not None:
             self._drop(fd)
         close()
+
+    def _release(self, watches: list[_Watch]) -> None:
+        # A few reads empty any pipe (each takes up to its full size); a grandchild that keeps writing
+        # must not hold the loop here, so whatever is still open after them is closed anyway.
+        for watch in watches:
+            for _ in range(4):
+                if self._watches.get(watch.fd) is not watch:
+                    break  # at EOF, and closed
+                self._ready(watch.fd, select.EPOLLIN, drain=True)
+            if self._watches.get(watch.fd) is watch:
+                self._drop(watch.fd)
+                self._safely(watch.on_close)
 
     def _pause(self, watch: _Watch) -> None:
         # Unregister rather than clear EPOLLIN: EPOLLHUP is reported even with no events asked for, so a
@@ -219,14 +258,45 @@ class IOLoop:
             self._epoll.register(watch.fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
             watch.registered = True
 
+    def _push(self, timer: Timer) -> None:
+        """Add a timer; drop the cancelled ones once they are half the heap.
+
+        Why: a cancelled timer used to stay in the heap until its time came, so a restart storm of programs
+        with a long ``stopwaitsecs`` or ``startsecs`` (one timer armed and cancelled per start or stop) grew
+        the heap without bound. Rebuilding when it doubles costs O(1) per push, amortized.
+        """
+        heapq.heappush(self._timers, timer)
+        if len(self._timers) >= self._compact_at:
+            self._timers = [t for t in self._timers if not t.cancelled]
+            heapq.heapify(self._timers)
+            self._compact_at = max(COMPACT_MIN, 2 * len(self._timers))
+
     def _next_timeout(self) -> float:
         while self._timers and self._timers[0].cancelled:
             heapq.heappop(self._timers)
         if not self._timers:
             return -1
-        return max(0.0, self._timers[0].at - time.monotonic())
+        return min(MAX_WAIT, max(0.0, self._timers[0].at - time.monotonic()))
 
     def _run(self) -> None:
+        failed = False
+        while self._running:
+            try:
+                self._loop()
+            except Exception:
+                # The loop must outlive its own bug: shutting down needs it (exits, stop timers). The first
+                # failure is reported (the daemon stops); a repeating one is not logged again and is paced.
+                if not failed:
+                    failed = True
+                    faults.died("the I/O loop", sys.exc_info())
+                time.sleep(0.05)
+        with self._lock:
+            self._stopped = True
+        self._run_pending()  # outlets closed meanwhile: their fds are forgotten and closed here
+        for fd in list(self._watches):
+            self._drop(fd)
+
+    def _loop(self) -> None:
         while self._running:
             try:
                 events = self._epoll.poll(self._next_timeout())
@@ -242,11 +312,6 @@ class IOLoop:
                 self._ready(fd, mask)
             self._run_pending()
             self._run_timers()
-        with self._lock:
-            self._stopped = True
-        self._run_pending()  # outlets closed meanwhile: their fds are forgotten and closed here
-        for fd in list(self._watches):
-            self._drop(fd)
 
     def _run_pending(self) -> None:
         with self._lock:
@@ -261,7 +326,7 @@ class IOLoop:
             if not timer.cancelled:
                 self._safely(timer.callback)
 
-    def _ready(self, fd: int, mask: int) -> None:
+    def _ready(self, fd: int, mask: int, *, drain: bool = False) -> None:
         watch = self._watches.get(fd)
         if watch is None:
             return
@@ -281,6 +346,9 @@ class IOLoop:
         try:
             data = os.read(fd, READ_CHUNK)
         except BlockingIOError:
+            if drain:  # nothing more now: what comes later is the grandchild's, and it is not ours
+                self._drop(fd)
+                self._safely(watch.on_close)
             return
         except OSError as exc:
             if exc.errno not in (errno.EIO, errno.EBADF):

@@ -28,6 +28,8 @@ from pykka import ActorRegistry
 from pykka._envelope import Envelope
 from pykka.messages import _ActorStop
 
+from supervisord.runtime import faults
+
 log = logging.getLogger("pykka")
 
 BATCH = 64  # messages handled per turn before the actor yields its worker (fairness under floods)
@@ -258,6 +260,12 @@ class PooledActor(pykka.Actor):
         except BaseException:
             self._stop()
             ActorRegistry.stop_all(block=False)
+
+    def _handle_failure(self, *exc_info: Any) -> None:
+        """pykka's failure handling (log to its logger, unregister, mark stopped), then report the death:
+        a dead actor answers nothing, so the daemon must not live on as if it were there."""
+        super()._handle_failure(*exc_info)
+        faults.died(f"actor {type(self).__name__}", exc_info)
 
     def _actor_loop_teardown(self) -> None:
         inbox: _Inbox = self.actor_inbox  # type: ignore[assignment]

@@ -68,7 +68,7 @@ def resolve_command(config: ProcessConfig, environ: Mapping[str, str]) -> list[s
     for candidate in candidates:
         try:
             st = os.stat(candidate)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL byte in the name
             continue
         found = (candidate, st)
         break
@@ -236,6 +236,11 @@ def spawn(
     except subprocess.SubprocessError as exc:
         _close(fds)
         raise SpawnError(str(exc)) from None
+    except Exception as exc:  # e.g. ValueError for a NUL byte in an argument: still a spawn error
+        _close(fds)
+        raise SpawnError(
+            f"unknown error during spawn of {config.name!r}: {type(exc).__name__}: {exc}"
+        ) from None
     _close([in_r, out_w] + ([err_w] if err_w is not None else []))
     pids.spawned(popen.pid, config)
     return Child(popen, pidfd, in_w, out_r, err_r)

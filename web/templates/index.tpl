@@ -22,6 +22,7 @@
     <button data-global="stopAll">Stop all</button>
     <button data-global="reload">Reload</button>
     <button data-global="shutdown" class="danger">Shutdown</button>
+    <button id="open-programs">Programs</button><button id="open-nacos">Nacos</button>
   </div>
 </header>
 <section class="toolbar">
@@ -59,6 +60,11 @@
 </tbody>
 % end
 </table>
+% if fleet:
+<section id="fleet"><div id="fleet-cards"></div><div id="fleet-tables"></div></section>
+<link rel="stylesheet" href="static/fleet.css?v={{fleet}}">
+<script src="static/fleet.js?v={{fleet}}"></script>
+% end
 <dialog id="logview">
   <div class="logbar">
     <b id="log-title"></b>
@@ -85,5 +91,6 @@
   </div>
 </dialog>
 <script src="static/app.js?v={{assets}}"></script>
+<script src="static/editor.js?v={{assets}}"></script>
 </body>
 </html>

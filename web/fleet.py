@@ -1,0 +1,231 @@
+"""The fleet in the web API: every node in the lists, and actions on another node forwarded to its API.
+
+Forwarding is a plain HTTP call to the node's own REST API (the URL it registered in etcd), not a request
+written into an etcd key for the node to watch: the caller gets the node's real answer (status, error code,
+log bytes) synchronously, the node checks the credentials exactly as for any client, a dead node is a
+timeout rather than a request left behind in etcd, and etcd carries no commands nobody cleans up.
+
+Security: a request reaches a route only after this node's own Basic auth and cross-site check
+(``web/app.py``, ``web/crosssite.py``), so nothing unauthorised is ever forwarded; the forwarded call
+carries this node's ``[inet_http_server]`` credentials (the fleet's nodes share one API account) and a
+timeout. The calls run on the hub's thread pool, never on the hub itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from supervisord import faults
+from supervisord.control import SUPERVISOR_VERSION
+from supervisord.web.routing import Handler, Request, Response, error_response, json_response
+
+if TYPE_CHECKING:
+    from supervisord.control import Control
+    from supervisord.fleet.agent import FleetAgent
+
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 60.0  # a start waits for startsecs on the node
+PASSED_HEADERS = ("x-log-offset", "x-log-next-offset", "x-log-size", "content-disposition")
+LOAD_KEYS = ("cpu_percent", "mem_total", "mem_used", "mem_used_percent")
+
+
+class FleetWeb:
+    def __init__(self, control: Control) -> None:
+        self.control = control
+
+    @property
+    def agent(self) -> FleetAgent | None:
+        return getattr(self.control.daemon, "fleet", None)
+
+    # -- the lists --
+
+    def nodes(self, local: dict[str, Any]) -> list[dict[str, Any]]:
+        """``listNodes``: this node (live figures) first, then every other node the fleet knows."""
+        agent = self.agent
+        if agent is None:
+            return [local]
+        view = agent.view
+        me = {**local, "name": agent.name, "url": agent.cfg.url, "version": SUPERVISOR_VERSION}
+        me.update(started=int(agent.started), local=True, etcd=view.connected)
+        out = [me]
+        for node in view.nodes.values():
+            info = node.info
+            entry = {"name": node.name, "status": node.status, **{k: info.get(k) for k in LOAD_KEYS}}
+            entry.update(
+                url=info.get("url"),
+                version=info.get("version"),
+                started=info.get("started"),
+                local=False,
+                processes=len(node.processes),
+            )
+            out.append(entry)
+        return out
+
+    def processes(self, local: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``/program/list``: with a fleet, every entry names its node, and the other nodes' follow."""
+        agent = self.agent
+        if agent is None:
+            return local
+        out = [{**info, "node": agent.name} for info in local]
+        now = time.time()
+        for node in agent.view.nodes.values():
+            if node.status == "ONLINE":
+                out.extend({**snap.info(now), "node": node.name} for snap in node.processes)
+        return out
+
+    # -- node routes --
+
+    def node_route(self, rule: str, handler: Handler) -> Handler:
+        """Wrap a ``<node>`` route: the local node's name is handled here, another node's is forwarded."""
+        plain = rule.replace("<node>/", "")
+
+        def route(req: Request) -> Response:
+            agent = self.agent
+            node = req.args.get("node")
+            if agent is None or node in (agent.name, self.control.identifier):
+                if agent is not None:
+                    req = dataclasses.replace(req, args={**req.args, "node": self.control.identifier})
+                return handler(req)
+            return self.forward(str(node), req, _fill(plain, req.args))
+
+        return route
+
+    def forward(self, node: str, req: Request, path: str) -> Response:
+        agent = self.agent
+        assert agent is not None
+        target = agent.view.nodes.get(node)
+        if target is None:
+            raise faults.BadName(f"no such node: {node}")
+        if target.status != "ONLINE" or not target.info.get("url"):
+            return error_response(502, f"node {node} is {target.status.lower()}", "NODE_UNREACHABLE")
+        inet = self.control.daemon.config.inet_http_server
+        auth = None
+        if inet is not None and inet.username:
+            if (inet.password or "").startswith("{SHA}"):
+                return error_response(
+                    502,
+                    "cannot forward: this node's [inet_http_server] password is hashed ({SHA}); "
+                    "the fleet's calls need it in plain text",
+                    "NODE_UNREACHABLE",
+                )
+            auth = (inet.username, inet.password or "")
+        url = str(target.info["url"]) + path
+        headers = {"X-Supervisord-Forwarded-By": agent.name}
+        if req.headers.get("content-type"):
+            headers["Content-Type"] = req.headers["content-type"]
+        try:
+            answer = self.control.offload(_call, req.method, url, req.query, req.body, headers, auth)
+        except OSError as exc:  # requests' errors are OSErrors: refused, timed out, reset
+            return error_response(502, f"node {node} did not answer: {_short(exc)}", "NODE_UNREACHABLE")
+        status, content_type, body, passed = answer
+        return Response(status, body, content_type, passed)
+
+    def bulk_route(self, rule: str, handler: Handler) -> Handler:
+        """startPrograms/stopPrograms with ``[{node, program}]``: each node gets its share, in parallel."""
+
+        def route(req: Request) -> Response:
+            agent = self.agent
+            body = req.json()
+            items = body.get("names") if isinstance(body, dict) else body
+            if agent is None or not isinstance(items, list):
+                return handler(req)
+            local: list[Any] = []
+            remote: dict[str, list[Any]] = {}
+            for item in items:
+                node = item.get("node") if isinstance(item, dict) else None
+                if node in (None, "", agent.name, self.control.identifier):
+                    local.append(
+                        {**item, "node": self.control.identifier} if isinstance(item, dict) else item
+                    )
+                else:
+                    remote.setdefault(str(node), []).append(item.get("program"))
+            if not remote:
+                return handler(dataclasses.replace(req, body=json.dumps(local).encode()))
+            for node in remote:
+                if node not in agent.view.nodes:
+                    raise faults.BadName(f"no such node: {node}")
+            parts: list[tuple[str, list[Any], Callable[[], Response]]] = []
+            if local:
+                local_req = dataclasses.replace(req, body=json.dumps(local).encode())
+                parts.append((agent.name, local, lambda: handler(local_req)))
+            for node, names in remote.items():
+                sub = dataclasses.replace(req, body=json.dumps(names).encode())
+                parts.append((node, names, lambda n=node, r=sub: self.forward(n, r, rule)))
+            jobs = [gevent.spawn(call) for _, _, call in parts]
+            gevent.joinall(jobs)
+            results: list[dict[str, Any]] = []
+            for (node, names, _), job in zip(parts, jobs, strict=True):
+                results.extend(_results(node, names, job))
+            return json_response(
+                {"success": all(r["code"] == "SUCCESS" for r in results), "results": results}
+            )
+
+        return route
+
+
+def _results(node: str, names: list[Any], job: Any) -> list[dict[str, Any]]:
+    """One part's results, each naming its node; a part that failed whole gives each name its error."""
+    reply: Response | None = job.value
+    if job.exception is not None or reply is None:
+        err = job.exception
+        code, text = (err.name, err.text) if isinstance(err, faults.Fault) else ("FAILED", repr(err))
+    else:
+        try:
+            data = json.loads(reply.body if isinstance(reply.body, bytes) else b"".join(reply.body))
+        except ValueError:
+            data = {"error": "not JSON", "code": "FAILED"}
+        if reply.status == 200 and isinstance(data.get("results"), list):
+            return [{**r, "node": node} for r in data["results"]]
+        code, text = str(data.get("code", "FAILED")), str(data.get("error", reply.status))
+    return [
+        {
+            "node": node,
+            "name": str(n.get("program") if isinstance(n, dict) else n),
+            "code": code,
+            "description": text,
+        }
+        for n in names
+    ]
+
+
+def _fill(rule: str, args: dict[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        return urllib.parse.quote(args[match.group(1)], safe=":@")
+
+    return re.sub(r"<(\w+)(?::re:[^>]+)?>", one, rule)
+
+
+def _call(
+    method: str,
+    url: str,
+    query: dict[str, str],
+    body: bytes,
+    headers: dict[str, str],
+    auth: tuple[str, str] | None,
+) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+    import requests
+
+    reply = requests.request(
+        method,
+        url,
+        params=query,
+        data=body or None,
+        headers=headers,
+        auth=auth,
+        timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        allow_redirects=False,
+    )
+    passed = [(k, v) for k, v in reply.headers.items() if k.lower() in PASSED_HEADERS]
+    return reply.status_code, reply.headers.get("Content-Type", "application/json"), reply.content, passed
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
