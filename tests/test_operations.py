@@ -292,3 +292,22 @@ def test_gzip_rotation_loses_no_line_under_a_steady_writer(daemon, tmp_path: Pat
     numbers = [int(line.split()[1]) for line in text.decode().splitlines() if line.startswith("line ")]
     assert numbers == list(range(20000))
     d.stop()
+
+
+def test_a_stuck_pre_stop_hook_delays_the_stop_only_until_its_timeout(daemon, tmp_path: Path) -> None:
+    d, proxy = rpc_daemon(
+        daemon,
+        f"""
+        [program:stuck]
+        command = /bin/sleep 1000
+        startsecs = 0
+        hook_timeout = 1
+        pre_stop_hook = {PY} -c "import time; time.sleep(300)"
+        """,
+    )
+    wait_for(lambda: state(proxy, "stuck")["statename"] == "RUNNING", what="RUNNING")
+    assert proxy.supervisor.stopProcess("stuck") is True  # waits for STOPPED: after the hook was killed
+    assert state(proxy, "stuck")["statename"] == "STOPPED"
+    d.wait_log(r"pre_stop_hook failed: timed out after 1 s \(killed\) of stuck")
+    assert not [p for p in tagged_pids(d.tag) if "time.sleep(300)" in _cmdline(p)], "the hook survived"
+    d.stop()
