@@ -53,7 +53,11 @@ class CronSchedule:
         self.cancel()
         now = time.time()
         start = datetime.datetime.fromtimestamp(now if after is None else max(after, now)).astimezone()
-        self.next_at = next_run(self.schedule, start)
+        try:
+            self.next_at = next_run(self.schedule, start)
+        except ValueError:  # no date matches any more (checked at load, so only far in the future)
+            self.next_at = None
+            return
         self.token += 1
         token = self.token
         delay = max(0.0, self.next_at.timestamp() - now)

@@ -26,6 +26,8 @@ def test_cron_accepts_five_and_six_fields_and_says_what_it_expected() -> None:
     for bad in ("", "* * * *", "61 * * * * *", "* * * * * * * *", "every minute"):
         with pytest.raises(ValueError, match="expected a cron expression of 5 fields"):
             ops.parse_cron(bad)
+    with pytest.raises(ValueError, match="matches some date"):
+        ops.parse_cron("0 0 31 2 *")
 
 
 def test_six_fields_put_seconds_first_like_the_go_project() -> None:

@@ -38,6 +38,10 @@ def parse_cron(text: str) -> str:
             "expected a cron expression of 5 fields (minute hour day month weekday) or 6 fields "
             f"(second minute hour day month weekday), got '{text}'"
         )
+    try:  # a valid expression may still never match (0 0 31 2 *): say so now, not at run time
+        croniter(body, datetime.datetime.now(datetime.UTC), second_at_beginning=True).get_next(float)
+    except ValueError:  # croniter's CroniterBadDateError
+        raise ValueError(f"expected a cron expression that matches some date, got '{text}'") from None
     return body
 
 
@@ -48,7 +52,7 @@ def parse_timezone(text: str) -> str:
         return ""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise ValueError(
             f"expected an IANA time zone like UTC or Europe/Paris, or local, got '{text}'"
         ) from None
