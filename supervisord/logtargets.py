@@ -244,7 +244,7 @@ class Compressor:
     def _compress(src: str) -> None:
         tmp = f"{src}.gz.tmp"
         try:
-            with open(src, "rb") as raw, gzip.open(tmp, "wb") as packed:
+            with open(src, "rb") as raw, gzip.open(tmp, "wb", compresslevel=6) as packed:
                 shutil.copyfileobj(raw, packed, 1 << 20)
             os.replace(tmp, f"{src}.gz")
             os.remove(src)
