@@ -101,7 +101,7 @@ class ProcessActor(HubSafeActor):
         self.watchers: list[Any] = []  # watcher actors (restart_when_binary_changed, ...), for our lifetime
         self.watch_note = ""  # the last watch action and its cause, shown in the description
         self.cron: operations.CronSchedule | None = None  # cron = …: the next run, an I/O-loop timer
-        self.hooks: dict[str, hooks.RunningHook] = {}  # running hooks by name (pre_start, …)
+        self.hooks: dict[int, hooks.RunningHook] = {}  # running hooks by pid
         self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
 
     # -- lifecycle --
@@ -222,11 +222,11 @@ class ProcessActor(HubSafeActor):
             self.ctx.logger.warning("%s of %s", started.describe(), self.config.namespec)
             self._on_hook_done(started)
             return False
-        self.hooks[hook] = started
+        self.hooks[started.popen.pid] = started
         return True
 
     def _on_hook_done(self, result: hooks.HookResult) -> None:
-        self.hooks.pop(result.hook, None)
+        self.hooks.pop(result.pid, None)
         now = time.monotonic()
         if result.hook == "pre_start":
             if self.machine.state is ProcessState.STOPPING and not self.machine.pid:
@@ -247,7 +247,7 @@ class ProcessActor(HubSafeActor):
         """Stop a live process: after its ``pre_stop_hook`` when it has one and it is RUNNING."""
         command = self.config.hooks.pre_stop
         if command and self.machine.state is ProcessState.RUNNING:
-            if "pre_stop" not in self.hooks:
+            if not any(running.hook == "pre_stop" for running in self.hooks.values()):
                 self._run_hook("pre_stop", command)
             return
         self._apply(self.machine.stop(now))

@@ -32,6 +32,7 @@ class HookResult:
     hook: str  # "pre_start", "post_start", "pre_stop" or "post_stop"
     ok: bool
     detail: str  # "exit status 0", "exit status 3", "timed out after 5 s (killed)", "could not start: …"
+    pid: int = 0  # 0: it never started
 
     def describe(self) -> str:
         return f"{self.hook}_hook {'succeeded' if self.ok else 'failed'}: {self.detail}"
@@ -134,13 +135,13 @@ def run_hook(
         running.finished = True
         ctx.pids.discard(pid)
         if running.timed_out:
-            result = HookResult(hook, False, f"timed out after {_secs(timeout)} s (killed)")
+            result = HookResult(hook, False, f"timed out after {_secs(timeout)} s (killed)", pid)
         elif status == 0:
-            result = HookResult(hook, True, "exit status 0")
+            result = HookResult(hook, True, "exit status 0", pid)
         elif status < 0:
-            result = HookResult(hook, False, f"terminated by {signal_name(-status)}")
+            result = HookResult(hook, False, f"terminated by {signal_name(-status)}", pid)
         else:
-            result = HookResult(hook, False, f"exit status {status}")
+            result = HookResult(hook, False, f"exit status {status}", pid)
         level = logging.INFO if result.ok else logging.WARNING
         logger.log(level, "%s of %s (%r)", result.describe(), name, command)
         on_done(result)
