@@ -294,7 +294,7 @@ class LogSinkActor(HubSafeActor):
         self.logger.debug("%r %s emitted a comm event", c.name, self.channel)
 
     def _publish(self, event: object) -> None:
-        bus = self.ctx.extra.get("eventbus") if self.ctx is not None else None
+        bus = self.ctx.eventbus if self.ctx is not None else None
         if bus is None:
             return
         with contextlib.suppress(pykka.ActorDeadError):

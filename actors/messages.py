@@ -196,7 +196,7 @@ class ClearLogs:
     """To a ProcessActor: truncate its log files and have the sinks reopen them. Reply: an Outcome."""
 
 
-# --- from log sinks to the event bus (``ctx.extra["eventbus"]``, when there is one) ---
+# --- from log sinks to the event bus (``ctx.eventbus``, when there is one) ---
 
 
 @dataclass(frozen=True)

@@ -271,7 +271,7 @@ class ProcessActor(HubSafeActor):
         else:
             self._restart()
         self.watch_note = f"{action.done()} at {time.strftime('%H:%M:%S')}: {fired.cause}"
-        bus = self.ctx.extra.get("eventbus")
+        bus = self.ctx.eventbus
         if bus is not None:
             bus.tell(events.watch_process(self.config.name, self.config.group, pid, action.kind, fired.cause))
         self._publish()
@@ -496,7 +496,7 @@ class ProcessActor(HubSafeActor):
         config = self.config
         if self.pool is not None:
             self.pool.tell(ListenerState(config.name, new))
-        bus = self.ctx.extra.get("eventbus")
+        bus = self.ctx.eventbus
         if bus is not None:
             bus.tell(
                 events.process_state(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pykka
 
-from supervisord import events
+from supervisord import events, namespec
 from supervisord.actors.eventbus import Flush, PoolDrained, Subscribe, Unsubscribe
 from supervisord.actors.messages import (
     AddGroup,
@@ -134,14 +134,14 @@ class SupervisorActor(HubSafeActor):
             pool.stop(block=False)
 
     def _publish(self, event: events.Event) -> None:
-        bus = self.ctx.extra.get("eventbus")
+        bus = self.ctx.eventbus
         if bus is not None:
             bus.tell(event)
 
     def _add_group(self, group: GroupConfig) -> None:
         self.groups[group.name] = group
         pool = None
-        bus = self.ctx.extra.get("eventbus")
+        bus = self.ctx.eventbus
         if group.kind is GroupKind.EVENTLISTENER and group.pool is not None:
             from supervisord.actors.listener import ListenerPoolActor  # only daemons with listeners
 
@@ -349,7 +349,7 @@ class SupervisorActor(HubSafeActor):
         del self.groups[name]
         pool = self.pools.pop(name, None)
         if pool is not None:
-            bus = self.ctx.extra.get("eventbus")
+            bus = self.ctx.eventbus
             if bus is not None:
                 bus.tell(Unsubscribe(pool))
             pool.stop(block=False)
@@ -376,17 +376,15 @@ class SupervisorActor(HubSafeActor):
         snaps.sort(key=lambda s: (s.group, s.name))
         return snaps
 
-    def _find(self, namespec: str) -> list[tuple[ProcessSnapshot | None, Any]] | Outcome:
-        group, sep, name = namespec.partition(":")
-        if not sep:
-            name = group
-        if name in ("", "*"):
+    def _find(self, spec: str) -> list[tuple[ProcessSnapshot | None, Any]] | Outcome:
+        group, name = namespec.split(spec)
+        if name is None:
             found = [(e.snapshot, e.ref) for (g, _), e in self.entries.items() if g == group]
         else:
             entry = self.entries.get((group, name))
             found = [(entry.snapshot, entry.ref)] if entry is not None else []
         if not found:
-            return Outcome("BAD_NAME", namespec)
+            return Outcome("BAD_NAME", spec)
         return found
 
     # -- shutdown --
@@ -434,7 +432,7 @@ class SupervisorActor(HubSafeActor):
         The flush travels through the bus behind every event published before it, so a pool that answers
         has seen them all; a bounded wait keeps a stuck listener from holding the shutdown forever.
         """
-        bus = self.ctx.extra.get("eventbus")
+        bus = self.ctx.eventbus
         if bus is None:
             plan.drained = True
             self._next_batch()

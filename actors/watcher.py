@@ -51,7 +51,7 @@ _service_lock = threading.Lock()
 def watch_service(ctx: RuntimeContext) -> WatchService:
     """The runtime's watch service, created on first use (a daemon without watches starts nothing)."""
     with _service_lock:
-        service: WatchService | None = ctx.extra.get("fswatch")
+        service = ctx.fswatch
         if service is None:
             from supervisord.runtime.fswatch import WatchService
 
@@ -59,15 +59,15 @@ def watch_service(ctx: RuntimeContext) -> WatchService:
             service = WatchService(
                 ctx.logger, polling=settings.watch_polling, interval=settings.watch_poll_interval
             )
-            ctx.extra["fswatch"] = service
+            ctx.fswatch = service
         return service
 
 
 def close_watch_service(ctx: RuntimeContext) -> None:
     """At the end of a run: every kernel watch and the watch threads go, restart commands are ended."""
     with _service_lock:
-        service: WatchService | None = ctx.extra.pop("fswatch", None)
-        commands: dict[int, subprocess.Popen[bytes]] = ctx.extra.pop("watch_commands", {})
+        service, ctx.fswatch = ctx.fswatch, None
+        commands, ctx.watch_commands = ctx.watch_commands, {}
     if service is not None:
         service.close()
     for popen in list(commands.values()):
@@ -439,7 +439,7 @@ def run_command(command: str, config: ProcessConfig, env: Mapping[str, str], ctx
     out_fd = os.dup(popen.stdout.fileno())
     popen.stdout.close()
     with _service_lock:
-        ctx.extra.setdefault("watch_commands", {})[popen.pid] = popen
+        ctx.watch_commands[popen.pid] = popen
     pid = popen.pid
 
     def on_output(data: bytes) -> None:
@@ -448,7 +448,7 @@ def run_command(command: str, config: ProcessConfig, env: Mapping[str, str], ctx
 
     def on_exit() -> None:  # I/O thread; the pidfd says it exited, so this wait returns at once
         with _service_lock:
-            ctx.extra.get("watch_commands", {}).pop(pid, None)
+            ctx.watch_commands.pop(pid, None)
         try:
             status = popen.wait(1)
         except subprocess.TimeoutExpired:

@@ -2,8 +2,8 @@
 
 The :class:`~supervisord.actors.watcher.ConfigWatcher` actor notices the edit (debounced); the update runs
 here, in a greenlet on the hub, because it waits for groups to stop, and the hub is where waiting on actors
-is safe (hub-safe futures). It uses the same XML-RPC methods a client's ``update`` calls, so the two can
-never disagree: reread, then stop and remove the removed groups, stop/remove/add the changed ones, add the
+is safe (hub-safe futures). It uses the same control service a client's ``update`` goes through, so the two
+can never disagree: reread, then stop and remove the removed groups, stop/remove/add the changed ones, add the
 new ones. A config that does not load changes nothing; the error (file and line) goes to the main log.
 """
 
@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 import gevent
 import pykka
 
-from supervisord import events
+from supervisord import events, faults
 from supervisord.actors.messages import Reread
 from supervisord.actors.watcher import ConfigLoaded, ConfigWatcher
-from supervisord.web.faults import RPCError
-from supervisord.web.rpcmethods import SupervisorAPI
+from supervisord.control import Control
 
 if TYPE_CHECKING:
     from supervisord.config.model import Config
@@ -32,7 +31,7 @@ class ConfigWatch:
     def __init__(self, daemon: Daemon) -> None:
         assert daemon.ctx is not None
         self.daemon = daemon
-        self.api = SupervisorAPI(daemon)
+        self.control = Control(daemon)
         self.lock = threading.Lock()
         self.causes: list[str] = []
         self.applying = False
@@ -70,28 +69,28 @@ class ConfigWatch:
             self.applying = False
 
     def _apply(self, cause: str) -> None:
-        api, logger = self.api, self.daemon.logger
-        if api.stopping():
+        control, logger = self.control, self.daemon.logger
+        if control.stopping():
             return
         try:
-            config: Config = api.offload(self.daemon.reload_config)
+            config: Config = control.offload(self.daemon.reload_config)
         except Exception as exc:  # ConfigError names file and line; anything else is as bad
             logger.error("config_watch: %s; not applied: %s", cause, exc)
             self._publish(events.watch_config("rejected", f"{cause}: {exc}", [], [], []))
             self._rewatch(self.config)
             return
         try:
-            added, changed, removed = api.ask(api.supervisor, Reread(config))
+            added, changed, removed = control.ask(control.supervisor, Reread(config))
             for name in removed:
-                api.stopProcessGroup(name)
-                api.removeProcessGroup(name)
+                control.stop_many(control.in_order(name))
+                control.remove_group(name)
             for name in changed:
-                api.stopProcessGroup(name)
-                api.removeProcessGroup(name)
-                api.addProcessGroup(name)
+                control.stop_many(control.in_order(name))
+                control.remove_group(name)
+                control.add_group(name)
             for name in added:
-                api.addProcessGroup(name)
-        except RPCError as exc:
+                control.add_group(name)
+        except faults.Fault as exc:
             logger.error("config_watch: %s; update failed: %s", cause, exc.text)
             return
         finally:
@@ -118,6 +117,6 @@ class ConfigWatch:
 
     def _publish(self, event: events.Event) -> None:
         ctx = self.daemon.ctx
-        bus = ctx.extra.get("eventbus") if ctx is not None else None
+        bus = ctx.eventbus if ctx is not None else None
         if bus is not None:
             bus.tell(event)

@@ -1,11 +1,10 @@
 """The transport-neutral control service: find, start and stop in order, wait, collect.
 
-Every HTTP surface but XML-RPC (REST, the GUI, SSE snapshots, metrics) goes through :class:`Control`; it asks
-the actors exactly as :mod:`supervisord.web.rpcmethods` does (the same messages, the same start order, the
-same parallel stops) and raises :mod:`supervisord.faults` domain errors instead of XML-RPC faults, so each
-surface only translates. It runs on the gevent hub: asks go out with ``block=False`` and are waited on
-through hub-safe futures, and file work goes to the hub's thread pool, so a waiting call parks only its own
-greenlet.
+Every surface goes through :class:`Control` (one per daemon run): XML-RPC (:mod:`supervisord.web.rpcmethods`,
+which only converts arguments and shapes answers), REST, the GUI, SSE snapshots, metrics and config_watch.
+It raises :mod:`supervisord.faults` domain errors; each surface words them its own way. It runs on the gevent
+hub: asks go out with ``block=False`` and are waited on through hub-safe futures, and file work goes to the
+hub's thread pool, so a waiting call parks only its own greenlet.
 """
 
 from __future__ import annotations
@@ -20,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import pykka
 
-from supervisord import faults, namespec
+from supervisord import API_VERSION, faults, logread, namespec
+from supervisord import SUPERVISOR_COMPAT_VERSION as SUPERVISOR_VERSION
 from supervisord.actors.messages import (
     AddGroup,
     ClearLogs,
     FindProcesses,
+    GetConfigInfo,
     GetSnapshot,
     GetSnapshots,
     Outcome,
@@ -36,14 +37,15 @@ from supervisord.actors.messages import (
     Stop,
     WriteStdin,
 )
+from supervisord.config.model import GroupConfig
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES
 
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon
 
-API_VERSION = "3.0"
-SUPERVISOR_VERSION = "4.3.0"
+__all__ = ["API_VERSION", "SUPERVISOR_VERSION", "Control", "Result", "LogSlice", "Changes", "signal_number"]
+
 ASK_TIMEOUT = 15.0  # one ask to an actor; they answer in milliseconds unless wedged
 WAIT_TIMEOUT = 3600.0  # a deferred start/stop (only guards against a lost wake-up)
 LOG_READ_MAX = 1024 * 1024  # one log read never returns more than this
@@ -95,6 +97,8 @@ def signal_number(value: object) -> int:
     """``HUP``, ``SIGHUP``, ``1`` or 1 → 1; anything else is :class:`~supervisord.faults.BadSignal`."""
     try:
         num: int = int(value)  # type: ignore[call-overload]
+    except OverflowError:  # an infinite double
+        raise faults.BadSignal(value) from None
     except (TypeError, ValueError):
         if not isinstance(value, str):
             raise faults.BadSignal(value) from None
@@ -156,7 +160,10 @@ class Control:
         if future is None:
             raise faults.ShutdownState()
         try:
-            return future.get(timeout=timeout)
+            reply = future.get(timeout=timeout)
+            if isinstance(reply, pykka.Future):  # the actor answers later (e.g. once processes exist)
+                reply = reply.get(timeout=timeout)
+            return reply
         except pykka.Timeout:
             raise faults.Failed("timed out waiting for the daemon") from None
         except pykka.ActorDeadError:
@@ -180,8 +187,22 @@ class Control:
 
     @staticmethod
     def offload(fn: Callable[..., Any], *args: Any) -> Any:
-        """Blocking file work on the hub's thread pool (the hub itself must never block on disk)."""
-        return gevent.get_hub().threadpool.apply(fn, args)
+        """Blocking file work on the hub's thread pool (the hub itself must never block on disk).
+
+        An exception comes back as a value and is raised here: gevent's pool prints every exception a task
+        raises as a traceback on stderr, so each NO_FILE or bad config would write one.
+        """
+
+        def task() -> tuple[bool, Any]:
+            try:
+                return True, fn(*args)
+            except Exception as exc:
+                return False, exc
+
+        ok, value = gevent.get_hub().threadpool.apply(task)
+        if not ok:
+            raise value
+        return value
 
     def stopping(self) -> bool:
         return self.leaving or self.daemon.stop_event.is_set()
@@ -296,9 +317,13 @@ class Control:
         return self._collect(iter(posted), stopping=True)
 
     def signal_many(self, found: Found, sig: object) -> list[Result]:
+        """Signal each signallable process; a bad signal is a BAD_SIGNAL result for each (as Supervisor)."""
         self.gate()
-        signum = signal_number(sig)
         chosen = [(s, r) for s, r in found if s.state in SIGNALLABLE_STATES]
+        try:
+            signum = signal_number(sig)
+        except faults.BadSignal as err:
+            return [_failure(s, err) for s, _ in chosen]
         posted = [(s, self.post(r, SignalProcess(signum))) for s, r in chosen]
         return self._collect(iter(posted), stopping=False)
 
@@ -329,7 +354,62 @@ class Control:
         gevent.joinall([gevent.spawn(finish, snap, done) for snap, done in pending])
         return results
 
+    def clear_all_logs(self) -> list[Result]:
+        """Empty every process's logs, one after another, in start order."""
+        self.gate()
+        results = []
+        for snap, ref in self.in_order():
+            try:
+                ok = self.ask(ref, ClearLogs()).ok
+            except faults.Fault:
+                ok = False
+            results.append(_success(snap) if ok else _failure(snap, faults.Failed(snap.namespec)))
+        return results
+
     # -- logs --
+
+    @property
+    def main_logfile(self) -> str | None:
+        return self.daemon.config.supervisord.logfile
+
+    def process_logfile(self, spec: str, channel: str) -> str | None:
+        """The path of a process's ``stdout`` or ``stderr`` log, or None (no NO_FILE here: callers decide)."""
+        snap, _ = self.one(spec)
+        return (snap.stdout_logfile if channel == "stdout" else snap.stderr_logfile) or None
+
+    def read_file(self, path: str | None, offset: int, length: int) -> bytes:
+        """Supervisor's readLog rules (a negative offset counts from the end; length 0 reads to the end)."""
+        try:
+            data: bytes = self.offload(logread.read_slice, path, offset, length)
+        except logread.NoFile as exc:
+            raise faults.NoFile(exc.args[0] if exc.args else None) from None
+        except logread.LogReadError as exc:
+            raise faults.fault(exc.fault) from None
+        return data
+
+    def tail_file(self, path: str | None, offset: int, length: int) -> tuple[bytes, int, bool]:
+        """Supervisor's tailProcessLog rules: (data, next offset, overflow); a missing file reads empty."""
+        found: tuple[bytes, int, bool] = self.offload(logread.tail_slice, path, offset, length)
+        return found
+
+    def clear_main_log(self) -> None:
+        """Empty the main log file and reopen it."""
+        self.gate()
+        path = self.main_logfile
+        if not path or not os.path.exists(path):
+            raise faults.NoFile()
+
+        def clear() -> None:
+            from supervisord import mainlog
+
+            os.truncate(path, 0)
+            mainlog.reopen()
+
+        try:
+            self.offload(clear)
+        except OSError:
+            raise faults.Failed() from None
+        self.daemon.logger.info("reopening log file")
 
     def logfile(self, spec: str, channel: str) -> str:
         """The path of a process's ``stdout`` or ``stderr`` log; NO_FILE when it has none."""
@@ -369,6 +449,12 @@ class Control:
         added, changed, removed = self.ask(self.supervisor, Reread(config))
         return Changes(list(added), list(changed), list(removed))
 
+    def config_info(self) -> tuple[list[tuple[GroupConfig, bool]], dict[tuple[str, str], ProcessSnapshot]]:
+        """The last-read configuration's groups (each with whether it is in use) and the current snapshots."""
+        groups: list[tuple[GroupConfig, bool]] = self.ask(self.supervisor, GetConfigInfo())
+        snaps = {(s.group, s.name): s for s in self.snapshots()}
+        return groups, snaps
+
     def add_group(self, name: str) -> None:
         self.gate()
         _raise_for(self.ask(self.supervisor, AddGroup(name)))
@@ -398,6 +484,17 @@ class Control:
         self.gate()
         self.leaving = True
         gevent.spawn_later(0.05, self.daemon.request, mood)
+
+    def remote_comm(self, type: str, data: str) -> None:
+        """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too)."""
+        from supervisord import events
+
+        bus = self.daemon.ctx.eventbus if self.daemon.ctx is not None else None
+        if bus is not None:
+            try:
+                bus.tell(events.remote_communication(type, data))
+            except pykka.ActorDeadError:
+                pass
 
     @property
     def identifier(self) -> str:

@@ -93,6 +93,8 @@ class Daemon:
         self.supervisor: Any = None
         self.ctx: RuntimeContext | None = None
         self.fleet: Any = None  # the fleet agent, with a [fleet] section (supervisord/fleet/agent.py)
+        # Told (from the fleet's thread) when the fleet view changes; the live feed sets it.
+        self.on_fleet_change: Callable[[], None] | None = None
         # Called once the HTTP servers accept requests (``-d`` tells the launching process it may exit).
         self.on_ready: Callable[[], None] | None = None
         self.on_stop: Callable[[str], None] | None = None  # called with the mood once a stop is requested
@@ -135,8 +137,8 @@ class Daemon:
         self.ctx = ctx
         stoppers: list[Callable[[], None]] = []
         try:
-            ctx.extra["eventbus"] = EventBusActor.start(ctx)
-            ctx.extra["journal"] = start_journal(ctx)
+            ctx.eventbus = EventBusActor.start(ctx)
+            ctx.journal = start_journal(ctx)
             if not ctx.settings.nocleanup:  # stale AUTO child logs of this identifier (Supervisor does too)
                 clear_auto_logs(ctx.settings.childlogdir, ctx.settings.identifier)
             if os.getuid() == 0 and not ctx.settings.user:

@@ -32,6 +32,12 @@ def parse(spec: str) -> NameSpec:
     return NameSpec(group, name)
 
 
+def split(spec: str) -> tuple[str, str | None]:
+    """:func:`parse` as a ``(group, name)`` pair."""
+    parsed = parse(spec)
+    return parsed.group, parsed.name
+
+
 def make(group: str, name: str) -> str:
     """The name Supervisor prints: ``name`` for a program alone in its own group, else ``group:name``."""
     return name if group == name else f"{group}:{name}"

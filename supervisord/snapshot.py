@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from supervisord.namespec import make as make_namespec
 from supervisord.states import ProcessState
 
 
@@ -34,7 +35,7 @@ class ProcessSnapshot:
 
     @property
     def namespec(self) -> str:
-        return self.name if self.name == self.group else f"{self.group}:{self.name}"
+        return make_namespec(self.group, self.name)
 
     def description(self, now: float) -> str:
         """Supervisor's ``description`` text, plus the last file-watch action when there was one."""

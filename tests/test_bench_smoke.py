@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {
     "spawn",
@@ -26,15 +28,17 @@ CASES = {
     "logs",
     "runtime",
 }
+CASES |= {"metrics", "web"}
 
 
+@pytest.mark.timeout(200)
 def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench"), "--smoke", "--json", str(out)],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=170,
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -55,3 +59,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert cases["events"]["in_order"] and all(n[0] > 0 for n in cases["events"]["delivered"].values())
     assert all(cases["scale"]["all_ok"].values())
     assert all(r["in_order_no_loss_no_dup"] for r in cases["logs"]["lossless"].values())
+    assert (
+        all(cases["metrics"]["all_ok"].values()) and cases["metrics"]["ours_metrics_server_ms"]["median"] > 0
+    )
+    assert cases["web"]["all_ok"]["ours"] and all(
+        n >= 0 for n in cases["web"]["ours_events_per_s_per_client"]
+    )

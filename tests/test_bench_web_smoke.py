@@ -1,4 +1,7 @@
-"""``scripts/bench-web`` runs its cases for real on a small scale and writes sane JSON (figures, not checks)."""
+"""``scripts/bench-web`` runs its page case for real on a small scale and writes sane JSON (figures, not checks).
+
+The /metrics and SSE cases are in scripts/bench (tests/test_bench_smoke.py runs them).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,7 @@ def test_bench_web_smoke(tmp_path: Path) -> None:
         [
             sys.executable,
             str(ROOT / "scripts" / "bench-web"),
-            "metrics",
-            "sse",
+            "pages",
             "--n",
             "10",
             "--count",
@@ -32,10 +34,8 @@ def test_bench_web_smoke(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     doc = json.loads(out.read_text())
-    assert doc["metrics"]["processes"] == 10
-    assert doc["metrics"]["metrics_scrape_server"]["median_ms"] > 0
-    assert doc["sse"]["clients_still_connected"] == 20
-    assert doc["sse"]["events_per_second_per_client"] > 0
+    assert doc["pages"]["processes"] == 10 and doc["pages"]["rows"] == 10
+    assert doc["pages"]["gui_page"]["median_ms"] > 0 and doc["pages"]["program_list"]["median_ms"] > 0
 
 
 def test_bench_web_fleet_smoke(tmp_path: Path) -> None:

@@ -228,9 +228,11 @@ def test_gui_node_cards_and_start_on_c(
         wait_for(lambda: c.state("job") == "RUNNING", 15, what="c's job started from a's page")
         badge = '//section[@data-node="c"]//tr[@data-spec="job"]//span[contains(@class, "badge")]'
         wait.until(lambda d: d.find_element(By.XPATH, badge).text == "RUNNING", "c's job RUNNING on the page")
+        # a change made on c itself reaches a's page too (the live feed's "fleet" message, no reload)
+        assert c.rest.post("/program/stop/job").status_code == 200
+        wait.until(lambda d: d.find_element(By.XPATH, badge).text == "STOPPED", "c's job STOPPED on the page")
     finally:
         driver.quit()
-    assert c.rest.post("/program/stop/job").status_code == 200
 
 
 def test_shared_program_starts_where_opted_in(fleet: tuple[Etcd, dict[str, Node]]) -> None:
@@ -349,10 +351,19 @@ def test_killed_node_goes_offline_within_the_ttl(fleet: tuple[Etcd, dict[str, No
     a, b = nodes["a"], nodes["b"]
     wait_for(lambda: a.nodes().get("b", {}).get("status") == "ONLINE", 15, what="b online")
     assert b.daemon.proc is not None
-    os.kill(b.daemon.proc.pid, signal.SIGKILL)
-    b.daemon.proc.wait(5)
-    # the lease lapses TTL seconds after b's last keepalive; a notices on its next read (a tick)
-    wait_for(lambda: a.nodes()["b"]["status"] == "OFFLINE", TTL + 3, interval=0.05, what="b offline")
+    import requests
+
+    events = requests.get(f"http://127.0.0.1:{a.port}/events", auth=AUTH, stream=True, timeout=TTL + 10)
+    try:
+        os.kill(b.daemon.proc.pid, signal.SIGKILL)
+        b.daemon.proc.wait(5)
+        # the lease lapses TTL seconds after b's last keepalive; a notices on its next read (a tick)
+        wait_for(lambda: a.nodes()["b"]["status"] == "OFFLINE", TTL + 3, interval=0.05, what="b offline")
+        # and a's live feed told its browsers that the fleet changed (they re-read it; nothing polls)
+        lines = events.iter_lines(decode_unicode=True)
+        assert any(line == "event: fleet" for line in lines)
+    finally:
+        events.close()
     reply = a.rest.post("/program/start/b/job")
     assert reply.status_code == 502 and reply.json()["code"] == "NODE_UNREACHABLE"
     assert all(i["node"] != "b" for i in a.rest.get("/program/list").json())

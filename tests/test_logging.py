@@ -560,7 +560,7 @@ def test_sink_publishes_log_and_communication_events(tmp_path: Path) -> None:
         settings=SupervisordConfig(strip_ansi=True),
         base_environ={},
         serverurl=None,
-        extra={"eventbus": bus},
+        eventbus=bus,  # type: ignore[arg-type]
     )
     flow = Flow()
     flow.sent(200)

@@ -146,3 +146,28 @@ def test_the_sdist_installs_the_same_files(dists: dict[str, Path]) -> None:
         )
     assert installed(from_sdist) == installed(from_wheel)
     assert "supervisord/web/templates/partials/row.html" in installed(from_sdist)
+
+
+def test_pipx_install_of_the_source_tree_gives_the_command(dists: dict[str, Path]) -> None:
+    """``pipx install .``: its own venv, and a ``supervisord`` on the PATH it manages."""
+    home = dists["base"] / "pipx-home"
+    bin_dir = dists["base"] / "pipx-bin"
+    env = {
+        **os.environ,
+        "PIPX_HOME": str(home),
+        "PIPX_BIN_DIR": str(bin_dir),
+        "PIPX_MAN_DIR": str(home / "man"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipx", "install", "."],
+        cwd=dists["src"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from supervisord import __version__
+
+    assert sh(bin_dir / "supervisord", "version", cwd=dists["base"]).strip().startswith(__version__)
+    assert (bin_dir / "supervisord").resolve().is_relative_to(home)

@@ -91,8 +91,8 @@ def build_app(daemon: Daemon) -> WSGIApp:
     from supervisord.web import logtail, surfaces, xmlrpc
     from supervisord.web.crosssite import CrossSiteGuard
 
-    dispatcher = xmlrpc.install(daemon)
     live = surfaces.Live(daemon)  # from now on: the live feed counts and keeps every state event
+    dispatcher = xmlrpc.install(daemon, live.control)  # XML-RPC shares the one control service
 
     def bottle_app() -> WSGIApp:
         import bottle

@@ -83,6 +83,7 @@ class EventFeed:
         self.starts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.dropped = 0  # clients dropped for being too slow (tests and metrics)
         self.refs: dict[tuple[str, str], Any] = {}  # process actors by (group, name)
+        self.nudges: set[str] = set()  # kinds to announce (see nudge)
         self._lock = threading.Lock()
         self._ready = gevent.event.Event()
         self._async = gevent.get_hub().loop.async_()
@@ -97,6 +98,16 @@ class EventFeed:
             return
         with self._lock:
             self.incoming.append(event)
+        self._async.send()
+
+    def nudge(self, kind: str) -> None:
+        """Any thread: send every client an empty ``kind`` message (e.g. "fleet": the fleet view changed).
+
+        Repeated nudges before the hub relays them are one message: a client learns *that* something
+        changed and fetches what it shows, so it is never flooded.
+        """
+        with self._lock:
+            self.nudges.add(kind)
         self._async.send()
 
     # -- on the hub --
@@ -118,6 +129,9 @@ class EventFeed:
             self._ready.clear()
             with self._lock:
                 batch, self.incoming = list(self.incoming), collections.deque()
+                nudges, self.nudges = self.nudges, set()
+            for kind in sorted(nudges):
+                self._emit(kind, {})
             try:
                 self._relay(batch)
             except Exception:  # a bad batch must not stop the feed

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import gevent
 
+from supervisord import namespec
 from supervisord.actors.messages import FindProcesses, Outcome
 from supervisord.web.server import SOCKET_KEY
 
@@ -90,8 +91,7 @@ class _NotFound(Exception):
 def _process_log(daemon: Daemon, spec: str) -> str:
     name, _, channel = spec.partition("/")
     channel = channel or "stdout"
-    _, sep, proc = name.partition(":")
-    if channel not in ("stdout", "stderr") or not name or (sep and proc in ("", "*")):
+    if channel not in ("stdout", "stderr") or not name or namespec.parse(name).is_group:
         raise _NotFound()
     try:
         found = daemon.supervisor.ask(FindProcesses(name), block=False).get(timeout=10)

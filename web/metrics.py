@@ -2,8 +2,10 @@
 
 One registry of our own (never the global one) with a collector that takes every snapshot in one ask to the
 supervisor actor, so a scrape costs one message plus work proportional to the process count; removed
-programs simply vanish. ``node_supervisord_start_time_seconds`` is a gauge, as prometheus-client would rename
-a counter to ``…_total`` (architecture.md §0.13). Per-process CPU and memory come from psutil, read on the
+programs simply vanish. A scrape writes those families through :class:`TextCache` (the encoder's own text,
+kept per process until its snapshot changes) and encodes only the daemon's ``process_*`` afresh.
+``node_supervisord_start_time_seconds`` is a gauge, as prometheus-client would rename a counter to ``…_total``
+(architecture.md §0.13). Per-process CPU and memory come from psutil, read on the
 hub's thread pool; the daemon's own ``process_*`` come from prometheus-client's ProcessCollector.
 """
 
@@ -11,15 +13,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import ProcessState
 from supervisord.web.routing import Request, Response
 
 if TYPE_CHECKING:
     from supervisord.control import Control
-    from supervisord.snapshot import ProcessSnapshot
     from supervisord.web.feed import EventFeed
 
 UP_STATES = frozenset({ProcessState.STARTING, ProcessState.RUNNING, ProcessState.STOPPING})
@@ -80,11 +82,51 @@ class _Usage:
         self.values = {pid: fresh.get(pid, v) for pid, v in self.values.items()} | fresh
 
 
+# The supervisord families, in exposition order: (name, help, type). Counters get ``_total`` on their samples.
+FAMILIES: tuple[tuple[str, str, str], ...] = (
+    ("node_supervisord_up", "Process Up", "gauge"),
+    ("node_supervisord_state", "Process State", "gauge"),
+    ("node_supervisord_exit_status", "Process Exit Status", "gauge"),
+    ("node_supervisord_start_time_seconds", "Process start time", "gauge"),
+    ("node_supervisord_process_cpu_seconds", "CPU time of the process and its reaped children", "counter"),
+    ("node_supervisord_process_resident_memory_bytes", "Resident memory of the process", "gauge"),
+    (
+        "node_supervisord_restarts",
+        "Starts of the process after its first, since the daemon (re)started",
+        "counter",
+    ),
+)
+CPU, RSS = (
+    4,
+    5,
+)  # the families whose values change on every scrape (psutil); the others change with a snapshot
+STATIC = (0, 1, 2, 3, 6)
+SAMPLE_NAMES = tuple(name + "_total" if kind == "counter" else name for name, _, kind in FAMILIES)
+Values = tuple[float | None, ...]
+
+
+def _static_values(snap: ProcessSnapshot, restarts: int) -> Values:
+    """The values of the :data:`STATIC` families for one process (None: no sample)."""
+    return (
+        1 if snap.state in UP_STATES else 0,
+        int(snap.state),
+        snap.exitstatus,
+        int(snap.start) if snap.state is ProcessState.RUNNING else None,
+        max(0, restarts - 1),
+    )
+
+
+def _usage_values(snap: ProcessSnapshot, usage: dict[int, tuple[float, int]]) -> tuple[float, int] | None:
+    return usage.get(snap.pid) if snap.pid and snap.state in UP_STATES else None
+
+
 class SupervisordCollector:
-    def __init__(self, control: Control, feed: EventFeed) -> None:
+    """The supervisord families as prometheus-client metric objects (the reference TextCache matches)."""
+
+    def __init__(self, control: Control, feed: EventFeed, usage: _Usage) -> None:
         self.control = control
         self.feed = feed
-        self.usage = _Usage()
+        self.usage = usage
 
     def describe(self) -> list[Any]:
         return []  # else registering would call collect() once
@@ -92,59 +134,160 @@ class SupervisordCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        labels = ["name", "group"]
-        up = GaugeMetricFamily("node_supervisord_up", "Process Up", labels=labels)
-        state = GaugeMetricFamily("node_supervisord_state", "Process State", labels=labels)
-        exit_status = GaugeMetricFamily("node_supervisord_exit_status", "Process Exit Status", labels=labels)
-        start_time = GaugeMetricFamily(
-            "node_supervisord_start_time_seconds", "Process start time", labels=labels
-        )
-        cpu = CounterMetricFamily(
-            "node_supervisord_process_cpu_seconds",
-            "CPU time of the process and its reaped children",
-            labels=labels,
-        )
-        rss = GaugeMetricFamily(
-            "node_supervisord_process_resident_memory_bytes", "Resident memory of the process", labels=labels
-        )
-        restarts = CounterMetricFamily(
-            "node_supervisord_restarts",
-            "Starts of the process after its first, since the daemon (re)started",
-            labels=labels,
-        )
+        kinds = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily}
+        families = [kinds[kind](name, doc, labels=["name", "group"]) for name, doc, kind in FAMILIES]
         snaps: list[ProcessSnapshot] = self.control.snapshots()
-        running = [s.pid for s in snaps if s.pid and s.state in UP_STATES]
-        usage = self.usage.current(self.control, running)
+        usage = self.usage.current(self.control, _up_pids(snaps))
         for snap in snaps:
             lv = [snap.name, snap.group]
-            up.add_metric(lv, 1 if snap.state in UP_STATES else 0)
-            state.add_metric(lv, int(snap.state))
-            exit_status.add_metric(lv, snap.exitstatus)
-            if snap.state is ProcessState.RUNNING:
-                start_time.add_metric(lv, int(snap.start))
-            if snap.pid in usage and snap.state in UP_STATES:
-                seconds, resident = usage[snap.pid]
-                cpu.add_metric(lv, seconds)
-                rss.add_metric(lv, resident)
-            restarts.add_metric(lv, max(0, self.feed.starts.get((snap.group, snap.name), 0) - 1))
-        yield from (up, state, exit_status, start_time, cpu, rss, restarts)
+            restarts = self.feed.starts.get((snap.group, snap.name), 0)
+            for index, value in zip(STATIC, _static_values(snap, restarts), strict=True):
+                if value is not None:
+                    families[index].add_metric(lv, value)
+            used = _usage_values(snap, usage)
+            if used is not None:
+                families[CPU].add_metric(lv, used[0])
+                families[RSS].add_metric(lv, used[1])
+        yield from families
+
+
+def _up_pids(snaps: list[ProcessSnapshot]) -> list[int]:
+    return [s.pid for s in snaps if s.pid and s.state in UP_STATES]
+
+
+_Entry = tuple[ProcessSnapshot, int, str, tuple[str, ...]]
+
+
+class TextCache:
+    """The supervisord families' text for one encoder, with each process's lines kept until it changes.
+
+    Why: prometheus-client's encoder formats every sample afresh (label escaping, sorting, float formatting:
+    about 10 µs each), and 1,000 processes are 7,000 samples, most of a scrape. Here the label text and the
+    five snapshot-driven lines of a process are made once per snapshot change, so a scrape formats only the
+    two psutil values per process. Everything is derived from the encoder itself (the family headers, each
+    process's label text), so the output is the encoder's byte for byte (tests/test_web_metrics.py compares).
+    """
+
+    def __init__(self, encoder: Callable[[Any], bytes]) -> None:
+        self.encoder = encoder
+        self.headers = [self._encode([(name, doc, kind, [])]) for name, doc, kind in FAMILIES]
+        self.labels: dict[tuple[str, str], str] = {}
+        self.entries: dict[tuple[str, str], _Entry] = {}
+
+    def _encode(self, families: list[tuple[str, str, str, list[tuple[list[str], float]]]]) -> str:
+        """The encoder's text for these families alone (without OpenMetrics' closing ``# EOF``)."""
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        made = []
+        for name, doc, kind, samples in families:
+            family = (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(
+                name, doc, labels=["name", "group"]
+            )
+            for lv, value in samples:
+                family.add_metric(lv, value)
+            made.append(family)
+
+        class Once:
+            def collect(self) -> list[Any]:
+                return made
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Once())  # type: ignore[arg-type]
+        text = self.encoder(registry).decode("utf-8")
+        return text.removesuffix("# EOF\n")
+
+    def _learn_labels(self, keys: list[tuple[str, str]]) -> None:
+        """The encoder's label text (``{group="g",name="n"}``) of each new process, in one encoder pass."""
+        text = self._encode([("x", "x", "gauge", [([name, group], 0) for group, name in keys])])
+        lines = [line for line in text.split("\n") if line.startswith("x")]
+        for key, line in zip(keys, lines, strict=True):
+            self.labels[key] = line[1 : line.rindex(" ")]
+
+    def render(self, snaps: list[ProcessSnapshot], usage: dict[int, tuple[float, int]], starts: Any) -> str:
+        from prometheus_client.utils import floatToGoString as go_float
+
+        floatToGoString: Callable[[float], str] = go_float
+
+        missing = [(s.group, s.name) for s in snaps if (s.group, s.name) not in self.labels]
+        if missing:
+            self._learn_labels(missing)
+        blocks: list[list[str]] = [[] for _ in FAMILIES]
+        old, fresh = self.entries, {}
+        cpu_name, rss_name = SAMPLE_NAMES[CPU], SAMPLE_NAMES[RSS]
+        for snap in snaps:
+            key = (snap.group, snap.name)
+            restarts = starts.get(key, 0)
+            entry = old.get(key)
+            if entry is None or entry[0] is not snap or entry[1] != restarts:
+                label = self.labels[key]
+                lines = tuple(
+                    "" if value is None else f"{SAMPLE_NAMES[index]}{label} {floatToGoString(value)}\n"
+                    for index, value in zip(STATIC, _static_values(snap, restarts), strict=True)
+                )
+                entry = (snap, restarts, label, lines)
+            fresh[key] = entry
+            for index, line in zip(STATIC, entry[3], strict=True):
+                blocks[index].append(line)
+            used = _usage_values(snap, usage)
+            if used is not None:
+                blocks[CPU].append(f"{cpu_name}{entry[2]} {floatToGoString(used[0])}\n")
+                blocks[RSS].append(f"{rss_name}{entry[2]} {floatToGoString(used[1])}\n")
+        self.entries = fresh  # processes that are gone drop out here
+        if len(self.labels) > 2 * len(fresh) + 64:
+            self.labels = {key: self.labels[key] for key in fresh}
+        return "".join(header + "".join(block) for header, block in zip(self.headers, blocks, strict=True))
 
 
 class Metrics:
+    """``GET /metrics``: the supervisord families from a :class:`TextCache`, then the ``process_*`` ones.
+
+    The registry holds both collectors, so prometheus-client's own encoder over it gives the same document
+    (the reference the cache is tested against); a scrape encodes only the daemon's ``process_*`` that way.
+    """
+
     def __init__(self, control: Control, feed: EventFeed) -> None:
         from prometheus_client import CollectorRegistry, ProcessCollector
 
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SupervisordCollector(control, feed))
-        ProcessCollector(registry=self.registry)
+        self.control = control
+        self.feed = feed
+        self.usage = _Usage()
+        self.registry = CollectorRegistry(auto_describe=False)  # everything (the reference)
+        self.registry.register(SupervisordCollector(control, feed, self.usage))
+        self.own = CollectorRegistry(auto_describe=False)  # the daemon's own process_* metrics
+        ProcessCollector(registry=self.own)
+        self.registry.register(_Joined(self.own))
+        self.caches: dict[str, TextCache] = {}
         self.scrapes = 0
 
-    def handle(self, req: Request) -> Response:
+    def render(self, accept: str) -> tuple[bytes, str]:
         from prometheus_client.exposition import choose_encoder
 
-        encoder, content_type = choose_encoder(req.headers.get("accept", ""))
+        encoder, content_type = choose_encoder(accept)
+        cache = self.caches.get(content_type)
+        if cache is None:
+            cache = self.caches[content_type] = TextCache(encoder)
+        snaps: list[ProcessSnapshot] = self.control.snapshots()
+        usage = self.usage.current(self.control, _up_pids(snaps))
+        text = cache.render(snaps, usage, self.feed.starts)
+        return text.encode("utf-8") + encoder(self.own), content_type
+
+    def handle(self, req: Request) -> Response:
         started = time.perf_counter()
-        body = encoder(self.registry)
+        body, content_type = self.render(req.headers.get("accept", ""))
         self.scrapes += 1
         elapsed = time.perf_counter() - started
         return Response(200, body, content_type, [("X-Scrape-Seconds", f"{elapsed:.6f}")])
+
+
+class _Joined:
+    """Another registry's collectors, as one collector of this registry."""
+
+    def __init__(self, registry: Any) -> None:
+        self.inner = registry
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.inner.collect()

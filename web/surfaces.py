@@ -30,13 +30,16 @@ class Live:
         from supervisord.web.configcentre import ConfigCentre
 
         self.centre = ConfigCentre(self.control)  # now, so a Nacos publish applies before any request
-        bus = daemon.ctx.extra.get("eventbus") if daemon.ctx is not None else None
+        bus = daemon.ctx.eventbus if daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self.feed.offer))
         stop_event = daemon.stop_event
 
+        daemon.on_fleet_change = lambda: self.feed.nudge("fleet")  # GUIs re-read the fleet when told
+
         def close_when_stopping() -> None:
             stop_event.wait()
+            daemon.on_fleet_change = None
             self.feed.close()
 
         gevent.spawn(close_when_stopping)

@@ -1,7 +1,8 @@
 """Supervisor 4.3's XML-RPC API at ``POST /RPC2`` (python-supervisor.md §1).
 
 The HTTP part (parse, dispatch, marshal, the 400s) lives here; the method bodies live in
-:mod:`supervisord.web.rpcmethods`, which turns each call into asks to the actors. Every handler runs in
+:mod:`supervisord.web.rpcmethods`, an adapter over the control service; a :class:`~supervisord.faults.Fault`
+from either becomes the XML-RPC fault of the same name and code. Every handler runs in
 its own greenlet on the hub, so a deferred call (``startProcess`` with ``wait``) simply waits on a
 hub-safe future while other requests proceed.
 
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from supervisord.web.faults import RPCError, fault_code
+from supervisord import faults
 from supervisord.web.xmlrpc_codec import (
     NotFast,
     TooDeep,
@@ -31,6 +32,7 @@ from supervisord.web.xmlrpc_codec import (
 )
 
 if TYPE_CHECKING:
+    from supervisord.control import Control
     from supervisord.daemon import Daemon
 
 
@@ -76,36 +78,36 @@ class Dispatcher:
         """Return the help text of the method named ``name``."""
         method = self.methods.get(name) if isinstance(name, str) else None
         if method is None:
-            raise RPCError("SIGNATURE_UNSUPPORTED")
+            raise faults.SignatureUnsupported()
         return method.help
 
     def method_signature(self, name: str) -> list[str]:
         """Return ``[return type, param types…]`` of the method named ``name``."""
         method = self.methods.get(name) if isinstance(name, str) else None
         if method is None:
-            raise RPCError("SIGNATURE_UNSUPPORTED")
+            raise faults.SignatureUnsupported()
         return list(method.signature)
 
     def multicall(self, calls: list[Any]) -> list[Any]:
         """Run several calls in order; each result is the bare value or a fault struct."""
         if not isinstance(calls, list):
-            raise RPCError("INCORRECT_PARAMETERS")
+            raise faults.IncorrectParameters()
         results: list[Any] = []
         for call in calls:
             try:
                 name = call.get("methodName") if isinstance(call, dict) else None
                 if not name or not isinstance(name, str):
-                    raise RPCError("INCORRECT_PARAMETERS")
+                    raise faults.IncorrectParameters()
                 if name == "system.multicall":
-                    raise RPCError("INCORRECT_PARAMETERS", "Recursive system.multicall forbidden")
+                    raise faults.IncorrectParameters("Recursive system.multicall forbidden")
                 params = call.get("params", [])
                 if not isinstance(params, list):
-                    raise RPCError("INCORRECT_PARAMETERS")
+                    raise faults.IncorrectParameters()
                 results.append(self.call(name, params))
-            except RPCError as exc:
+            except faults.Fault as exc:
                 results.append({"faultCode": exc.code, "faultString": exc.text})
             except Exception as exc:  # a bug in one call must not sink the others
-                results.append({"faultCode": fault_code("FAILED"), "faultString": f"FAILED: {exc!r}"})
+                results.append({"faultCode": faults.FAULTS["FAILED"], "faultString": f"FAILED: {exc!r}"})
         return results
 
     # -- dispatch --
@@ -113,9 +115,9 @@ class Dispatcher:
     def call(self, name: str, params: list[Any]) -> Any:
         method = self.methods.get(name)  # only public "namespace.method" names are ever registered
         if method is None:
-            raise RPCError("UNKNOWN_METHOD")
+            raise faults.UnknownMethod()
         if not method.min_args <= len(params) <= method.max_args:
-            raise RPCError("INCORRECT_PARAMETERS")
+            raise faults.IncorrectParameters()
         check_arguments(method.param_types, params)
         self.gate(name)
         return method.fn(*params)
@@ -137,23 +139,23 @@ def check_arguments(types: list[str], params: list[Any]) -> None:
     for kind, value in zip(types, params, strict=False):  # optional params may be absent
         if kind == "array" or kind == "struct":
             if not isinstance(value, list if kind == "array" else dict):
-                raise RPCError("INCORRECT_PARAMETERS")
+                raise faults.IncorrectParameters()
         elif value is None or isinstance(value, _CONTAINERS):
-            raise RPCError("INCORRECT_PARAMETERS")
+            raise faults.IncorrectParameters()
         elif kind == "int" and type(value) is int and not -INT64 <= value < INT64:
-            raise RPCError("BAD_ARGUMENTS")
+            raise faults.BadArguments()
 
 
 def answer(dispatcher: Dispatcher, daemon: Daemon, name: str, params: tuple[Any, ...]) -> bytes:
     """The response body for one parsed call: the result, or a fault (a method's bug included)."""
     try:
         result = dispatcher.call(name, list(params))
-    except RPCError as exc:
+    except faults.Fault as exc:
         return marshal_fault(exc.code, exc.text)
     except Exception as exc:
         daemon.logger.critical("XML-RPC method %s raised: %r", name, exc, exc_info=True)
-        return marshal_fault(fault_code("FAILED"), f"FAILED: {exc!r}")
-    return marshal_result(result, fault_code("FAILED"))
+        return marshal_fault(faults.FAULTS["FAILED"], f"FAILED: {exc!r}")
+    return marshal_result(result, faults.FAULTS["FAILED"])
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -212,11 +214,11 @@ class RPCFront:
         return [out]
 
 
-def install(daemon: Daemon) -> Dispatcher:
+def install(daemon: Daemon, control: Control) -> Dispatcher:
     """The dispatcher with every API method (``system.*`` and ``supervisor.*``)."""
     from supervisord.web.rpcmethods import SupervisorAPI
 
-    api = SupervisorAPI(daemon)
+    api = SupervisorAPI(control)
     dispatcher = Dispatcher(api.gate)
     api.register(dispatcher)
     daemon.logger.info("RPC interface 'supervisor' initialized")

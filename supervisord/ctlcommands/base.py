@@ -24,21 +24,6 @@ from supervisord.ctlcommands.usage import COMMANDS, USAGE
 from supervisord.rpcclient import Endpoint, server_proxy
 
 
-def split_namespec(spec: str) -> tuple[str, str | None]:
-    """``g:p`` → (g, p); ``g:`` / ``g:*`` → (g, None) meaning the whole group; ``x`` → (x, x)."""
-    group, sep, name = spec.partition(":")
-    if not sep:
-        return spec, spec
-    if name in ("", "*"):
-        return group, None
-    return group, name
-
-
-def make_namespec(group: str, name: str) -> str:
-    """The name supervisorctl prints: ``name`` for a program's own group, else ``group:name``."""
-    return name if group == name else f"{group}:{name}"
-
-
 def logtail_path(name: str, channel: str) -> str:
     """The HTTP path that streams one process channel (``tail -f`` and ``fg`` read it)."""
     return f"/logtail/{urllib.parse.quote(name, safe=':*')}/{channel}"

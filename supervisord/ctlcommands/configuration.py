@@ -5,7 +5,8 @@ from __future__ import annotations
 import xmlrpc.client
 from typing import Any
 
-from supervisord.ctlcommands.base import ControllerBase, make_namespec
+from supervisord import namespec
+from supervisord.ctlcommands.base import ControllerBase
 from supervisord.ctlcommands.codes import (
     ALREADY_ADDED,
     BAD_NAME,
@@ -45,7 +46,7 @@ class ConfigCommands(ControllerBase):
             self.shutting_down(exc)
             return
         for info in infos:
-            spec = make_namespec(info["group"], info["name"])
+            spec = namespec.make(info["group"], info["name"])
             inuse = "in use" if info["inuse"] else "avail"
             auto = "auto" if info["autostart"] else "manual"
             self.output(f"{spec:<32} {inuse:<9} {auto:<9} {info['group_prio']}:{info['process_prio']}")

@@ -12,7 +12,8 @@ import xmlrpc.client
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from supervisord.ctlcommands.base import ControllerBase, logtail_path, make_namespec, split_namespec
+from supervisord import namespec
+from supervisord.ctlcommands.base import ControllerBase, logtail_path
 from supervisord.ctlcommands.codes import BAD_NAME, FAILED, GENERIC, NO_FILE, NOT_RUNNING, SUCCESS
 from supervisord.rpcclient import open_stream
 from supervisord.states import ProcessState
@@ -139,7 +140,7 @@ class LogCommands(ControllerBase):
             return
 
         def describe(result: dict[str, Any]) -> str:
-            spec = make_namespec(result["group"], result["name"])
+            spec = namespec.make(result["group"], result["name"])
             if result["status"] == SUCCESS:
                 return f"{spec}: cleared"
             return f"{spec}: ERROR ({_CLEAR_ERRORS.get(result['status'], result.get('description', ''))})"
@@ -150,7 +151,7 @@ class LogCommands(ControllerBase):
                 self.set_rc_from_fault(result["status"])
             return
         for spec in args:
-            group, name = split_namespec(spec)
+            group, name = namespec.split(spec)
             try:
                 self.supervisor.clearProcessLogs(spec)
             except xmlrpc.client.Fault as exc:

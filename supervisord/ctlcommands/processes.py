@@ -6,7 +6,8 @@ import xmlrpc.client
 from collections.abc import Callable
 from typing import Any
 
-from supervisord.ctlcommands.base import ControllerBase, make_namespec, split_namespec
+from supervisord import namespec
+from supervisord.ctlcommands.base import ControllerBase
 from supervisord.ctlcommands.codes import (
     ABNORMAL_TERMINATION,
     ALREADY_STARTED,
@@ -41,7 +42,7 @@ class ProcessCommands(ControllerBase):
     """Commands that act on processes by name, ``group:*`` or ``all``."""
 
     def _status_lines(self, infos: list[dict[str, Any]]) -> None:
-        specs = [make_namespec(i["group"], i["name"]) for i in infos]
+        specs = [namespec.make(i["group"], i["name"]) for i in infos]
         width = max([30, *map(len, specs)]) + 3
         colour = self.stdout.isatty()
         for spec, info in zip(specs, infos, strict=True):
@@ -60,7 +61,7 @@ class ProcessCommands(ControllerBase):
         if args and "all" not in args:
             matching: list[dict[str, Any]] = []
             for spec in args:
-                group, name = split_namespec(spec)
+                group, name = namespec.split(spec)
                 found = [i for i in infos if i["group"] == group and (name is None or i["name"] == name)]
                 if not found:
                     what = "no such group" if name is None else "no such process"
@@ -96,7 +97,7 @@ class ProcessCommands(ControllerBase):
 
     @staticmethod
     def _start_result(result: dict[str, Any]) -> str:
-        spec = make_namespec(result["group"], result["name"])
+        spec = namespec.make(result["group"], result["name"])
         code = result["status"]
         if code == SUCCESS:
             return f"{spec}: started"
@@ -106,7 +107,7 @@ class ProcessCommands(ControllerBase):
 
     @staticmethod
     def _signal_result(result: dict[str, Any], success: str = "signalled") -> str:
-        spec = make_namespec(result["group"], result["name"])
+        spec = namespec.make(result["group"], result["name"])
         code = result["status"]
         if code == SUCCESS:
             return f"{spec}: {success}"
@@ -131,7 +132,7 @@ class ProcessCommands(ControllerBase):
                 self.set_rc_from_fault(result["status"], ignored)
             return
         for spec in names:
-            group, name = split_namespec(spec)
+            group, name = namespec.split(spec)
             if name is None:
                 try:
                     results = group_call(group)

@@ -138,7 +138,7 @@ class FleetAgent:
         from supervisord.actors.eventbus import Watch
 
         self._updating = gevent.lock.BoundedSemaphore()
-        bus = self.daemon.ctx.extra.get("eventbus") if self.daemon.ctx is not None else None
+        bus = self.daemon.ctx.eventbus if self.daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self._on_event))
         self._thread.start()
@@ -182,10 +182,21 @@ class FleetAgent:
                 pass  # etcd is away: the lease ends by itself within the TTL
         self.store.close()
 
+    def _set_view(self, view: View) -> None:
+        """Replace the view whole (hub readers never see half of one); tell the GUIs if it changed."""
+        old, self.view = self.view, view
+        hook = self.daemon.on_fleet_change
+        if hook is not None and view != old:
+            hook()
+
     def _lost(self, why: str) -> None:
-        self.view = View(
-            connected=False,
-            nodes={n: Node(n, "UNKNOWN", node.info, node.processes) for n, node in self.view.nodes.items()},
+        self._set_view(
+            View(
+                connected=False,
+                nodes={
+                    n: Node(n, "UNKNOWN", node.info, node.processes) for n, node in self.view.nodes.items()
+                },
+            )
         )
         if self._down_since is None:
             self._down_since = time.monotonic()
@@ -274,7 +285,7 @@ class FleetAgent:
             old = self.view.nodes.get(name)
             nodes[name] = Node(name, "OFFLINE", old.info if old else {}, ())
         self._seen |= set(nodes)
-        self.view = View(connected=True, nodes=dict(sorted(nodes.items())))
+        self._set_view(View(connected=True, nodes=dict(sorted(nodes.items()))))
         if self.cfg.shared_programs:
             self._apply_shared(shared_sections(shared_prefix, shared))
 

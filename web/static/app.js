@@ -207,6 +207,8 @@
     });
     source.addEventListener("group", (ev) => { lastId = ev.lastEventId; location.reload(); });
     source.addEventListener("supervisor", (ev) => { lastId = ev.lastEventId; });
+    // the fleet view changed (only with [fleet]): fleet.js re-reads it
+    source.addEventListener("fleet", (ev) => { lastId = ev.lastEventId; document.dispatchEvent(new Event("fleet")); });
     source.addEventListener("snapshot", (ev) => {
       lastId = ev.lastEventId;
       const infos = JSON.parse(ev.data).processes;

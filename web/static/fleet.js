@@ -1,6 +1,7 @@
 // The fleet on the GUI page (only with a [fleet] section): a card per node and every other node's process
-// table, refreshed every 2 s from the REST API (listNodes, program/list); actions on another node go to
-// this node's API in the node form (program/start/<node>/<name>), which forwards them.
+// table, read from the REST API (listNodes, program/list) whenever the live feed says the fleet view changed
+// (an SSE "fleet" message, relayed by app.js; no polling); actions on another node go to this node's API in
+// the node form (program/start/<node>/<name>), which forwards them.
 "use strict";
 (function () {
   const box = document.getElementById("fleet");
@@ -8,7 +9,6 @@
   const cards = document.getElementById("fleet-cards");
   const tables = document.getElementById("fleet-tables");
   const status = document.getElementById("status");
-  const REFRESH_MS = 2000;
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -146,9 +146,20 @@
       status.textContent = label + ": " + err.message;
       status.className = "bad";
     }
-    refresh();
+    onChange();
   });
 
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  // One read at a time; a change announced while a read is under way is read once more after it.
+  let reading = false, again = false;
+  async function onChange() {
+    if (reading) { again = true; return; }
+    reading = true;
+    try {
+      do { again = false; await refresh(); } while (again);
+    } finally {
+      reading = false;
+    }
+  }
+  document.addEventListener("fleet", onChange);
+  onChange();
 })();
