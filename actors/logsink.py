@@ -24,6 +24,7 @@ import pykka
 from supervisord.actors.messages import ProcessCommunicationEvent, ProcessLogEvent
 from supervisord.capture import AnsiStripper, CaptureScanner
 from supervisord.config.model import LogDestination, LogKind, ProcessConfig, StreamLogConfig
+from supervisord.logformat import LineFormatter
 from supervisord.logtargets import FdTarget, FileTarget, Target
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
@@ -93,6 +94,13 @@ def attach_pipe(loop: IOLoop, fd: int, sink: pykka.ActorRef[Any] | None, pid: in
     return loop.watch_pipe(fd, lambda data: tell(Chunk(data, pid, flow)), on_eof, flow)
 
 
+def _formatter(config: ProcessConfig, channel: str, stream: StreamLogConfig) -> LineFormatter | None:
+    """The line formatter of ``stdout_log_format``/``stderr_log_format`` (None for raw)."""
+    if stream.log_format == "raw":
+        return None
+    return LineFormatter(stream.log_format, config.program_name, config.name, channel)
+
+
 # --- the actor ---
 
 
@@ -119,6 +127,7 @@ class LogSinkActor(HubSafeActor):
         self.nocleanup = settings.nocleanup if settings is not None else True
         capture = self.stream_config.capture_maxbytes
         self.scanner = CaptureScanner(capture) if capture > 0 else None
+        self.formatter = _formatter(config, channel, self.stream_config)
         self.pid = 0
         self.flush_armed = False
         self.logger = ctx.logger if ctx is not None else log
@@ -139,14 +148,20 @@ class LogSinkActor(HubSafeActor):
             self.targets.append(target)
             self.syslogs.append(target)
         # With nothing but plain targets, chunks skip the per-chunk checks of the general path.
-        self.plain = self.stripper is None and self.scanner is None and not cfg.events_enabled
+        self.plain = (
+            self.stripper is None
+            and self.scanner is None
+            and self.formatter is None
+            and not cfg.events_enabled
+        )
 
     def _open(self, dest: LogDestination) -> None:
         cfg = self.stream_config
+        extra: dict[str, Any] = {"compress": cfg.compress, "rotate_every": cfg.rotate_every}
         if dest.kind is LogKind.FILE and dest.path:
-            self.targets.append(FileTarget(dest.path, cfg.maxbytes, cfg.backups))
+            self.targets.append(FileTarget(dest.path, cfg.maxbytes, cfg.backups, **extra))
         elif dest.kind is LogKind.AUTO and self.auto_path:
-            self.targets.append(FileTarget(self.auto_path, cfg.maxbytes, cfg.backups, auto=True))
+            self.targets.append(FileTarget(self.auto_path, cfg.maxbytes, cfg.backups, auto=True, **extra))
         elif dest.kind is LogKind.STDOUT:
             self.targets.append(FdTarget(sys.stdout.fileno()))
         elif dest.kind is LogKind.STDERR:
@@ -226,6 +241,8 @@ class LogSinkActor(HubSafeActor):
         if self.scanner is not None:
             for kind, piece in self.scanner.flush():
                 self._log(piece, captured=kind == "capture")
+        if self.formatter is not None:
+            self._write_formatted(self.formatter.flush())
         for target in self.syslogs:
             target.end()
 
@@ -244,7 +261,9 @@ class LogSinkActor(HubSafeActor):
 
     def _log(self, data: bytes, *, captured: bool) -> None:
         """Supervisor's ``_log``: the log file (unless captured), the main log at debug, then the event."""
-        if not captured:
+        if not captured and self.formatter is not None:
+            self._write_formatted(self.formatter.feed(data), data)
+        elif not captured:
             with blocking():
                 for target in self.targets:
                     target.write(data)
@@ -252,6 +271,14 @@ class LogSinkActor(HubSafeActor):
             self._mainlog(data)
         if self.stream_config.events_enabled:
             self._publish(ProcessLogEvent(self.config.name, self.config.group, self.pid, self.channel, data))
+
+    def _write_formatted(self, formatted: bytes, raw: bytes = b"") -> None:
+        """Formatted lines to files and fds; syslog destinations keep the raw text (one message a line)."""
+        with blocking():
+            for target in self.targets:
+                piece = raw if target in self.syslogs else formatted
+                if piece:
+                    target.write(piece)
 
     def _mainlog(self, data: bytes) -> None:
         try:

@@ -16,7 +16,7 @@ from typing import Any
 import pykka
 
 from supervisord import events
-from supervisord.actors import watcher
+from supervisord.actors import operations, watcher
 from supervisord.actors.checks import Checks
 from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
 from supervisord.actors.messages import (
@@ -45,6 +45,7 @@ from supervisord.actors.messages import (
 from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
 from supervisord.logtargets import auto_log_path
 from supervisord.mainlog import EFFECT_LEVELS
+from supervisord.runtime import hooks
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
@@ -104,6 +105,8 @@ class ProcessActor(HubSafeActor):
         self.watchers: list[Any] = []  # watcher actors (restart_when_binary_changed, ...), for our lifetime
         self.watch_note = ""  # the last watch action and its cause, shown in the description
         self.checks = Checks(self)  # readiness_check, its watchdog and liveness_check_*
+        self.cron: operations.CronSchedule | None = None  # cron = …: the next run, an I/O-loop timer
+        self.hooks: dict[int, hooks.RunningHook] = {}  # running hooks by pid
         self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
 
     # -- lifecycle --
@@ -124,12 +127,23 @@ class ProcessActor(HubSafeActor):
                 )
             self.sinks[channel] = LogSinkActor.start(self.config, channel, self.ctx, auto)
         self.watchers = watcher.start_watchers(self.config, self.ctx, self.actor_ref)
+        if self.config.schedule.cron:
+            ref = self.actor_ref
+            self.cron = operations.CronSchedule(
+                self.config.schedule, self.ctx.ioloop, lambda token: ref.tell(operations.CronFired(token))
+            )
+            self.cron.arm()
         self._publish()
 
     def on_stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
         self.checks.close()
+        if self.cron is not None:
+            self.cron.cancel()
+        for running in list(self.hooks.values()):  # no hook outlives its process actor
+            running.finish()
+            self.ctx.pids.discard(running.popen.pid)
         if self.child is not None:  # never leave a child behind, even on an abnormal stop
             self._kill(signal.SIGKILL, group=True)
             self._reap()
@@ -176,7 +190,75 @@ class ProcessActor(HubSafeActor):
             self._on_watch(message)
         elif isinstance(message, (CheckResult, CheckTick, Notified)):
             self.checks.receive(message)
+        elif isinstance(message, operations.CronFired):
+            self._on_cron(message.token)
+        elif isinstance(message, operations.HookDone):
+            self._on_hook_done(message.result)
         return None
+
+    # -- cron and hooks --
+
+    def _on_cron(self, token: int) -> None:
+        """A scheduled run: start the program unless it is running (or starting, or stopping)."""
+        if self.cron is None or not self.cron.due(token):
+            return
+        state = self.machine.state
+        name = self.config.namespec
+        if self.machine.shutting_down or state not in (
+            ProcessState.STOPPED,
+            ProcessState.EXITED,
+            ProcessState.FATAL,
+        ):
+            self.ctx.logger.info("cron: not starting %s (%s)", name, state.name)
+        else:
+            self.ctx.logger.info("cron: starting %s", name)
+            self._request_start(Start(wait=False))
+        self._publish()  # the next run time changed
+
+    def _run_hook(self, hook: str, command: str) -> bool:
+        """Start a hook; False (and its failure handled) when it could not even start."""
+        ref = self.actor_ref
+        started = hooks.run_hook(
+            hook,
+            command,
+            self.config,
+            self._environment(),
+            self.ctx,
+            lambda result: ref.tell(operations.HookDone(result)),
+        )
+        if isinstance(started, hooks.HookResult):
+            self.ctx.logger.warning("%s of %s", started.describe(), self.config.namespec)
+            self._on_hook_done(started)
+            return False
+        self.hooks[started.popen.pid] = started
+        return True
+
+    def _on_hook_done(self, result: hooks.HookResult) -> None:
+        self.hooks.pop(result.pid, None)
+        now = time.monotonic()
+        if result.hook == "pre_start":
+            if self.machine.state is ProcessState.STOPPING and not self.machine.pid:
+                self._apply(self.machine.spawn_failed("stopped while pre_start_hook ran", now))
+            elif self.machine.state is not ProcessState.STARTING or self.machine.pid:
+                return  # not ours any more (cannot happen: one pre_start hook per spawn)
+            elif result.ok:
+                self._spawn(hooked=True)
+            else:
+                self._apply(self.machine.spawn_failed(f"pre_start_hook {result.detail}", now))
+        elif result.hook == "pre_stop" and self.machine.state in (
+            ProcessState.RUNNING,
+            ProcessState.STARTING,
+        ):
+            self._apply(self.machine.stop(now))
+
+    def _stop_child(self, now: float) -> None:
+        """Stop a live process: after its ``pre_stop_hook`` when it has one and it is RUNNING."""
+        command = self.config.hooks.pre_stop
+        if command and self.machine.state is ProcessState.RUNNING:
+            if not any(running.hook == "pre_stop" for running in self.hooks.values()):
+                self._run_hook("pre_stop", command)
+            return
+        self._apply(self.machine.stop(now))
 
     def _on_watch(self, fired: WatchFired) -> None:
         """A watched binary or file changed: act on a live child only; a restart is an ordinary one."""
@@ -250,7 +332,7 @@ class ProcessActor(HubSafeActor):
                 return Outcome(done=_resolved(Outcome()))
             return Outcome("NOT_RUNNING", self.config.namespec)
         if state is not ProcessState.STOPPING:
-            self._apply(self.machine.stop(now))
+            self._stop_child(now)
         wait = isinstance(request, Shutdown) or request.wait
         if wait and self.machine.state not in STOPPED_STATES:
             future = HubSafeFuture()
@@ -266,7 +348,7 @@ class ProcessActor(HubSafeActor):
         else:
             self.restart_when_stopped = True
             if self.machine.state is not ProcessState.STOPPING:
-                self._apply(self.machine.stop(time.monotonic()))
+                self._stop_child(time.monotonic())
 
     def _request_stop_for_check(self) -> None:
         """``liveness_check_failure_action = stop``: an ordinary stop that nobody waits for."""
@@ -328,8 +410,12 @@ class ProcessActor(HubSafeActor):
     def _environment(self) -> dict[str, str]:
         return child_environment(self.config, self.ctx.base_environ, self.ctx.serverurl)
 
-    def _spawn(self) -> None:
+    def _spawn(self, *, hooked: bool = False) -> None:
         now = time.monotonic()
+        command = self.config.hooks.pre_start
+        if command and not hooked:  # the spawn goes on in _on_hook_done, once the hook succeeded
+            self._run_hook("pre_start", command)
+            return
         try:
             env = self._environment()
             argv = resolve_command(self.config, env)
@@ -451,6 +537,9 @@ class ProcessActor(HubSafeActor):
                 result = Outcome("ABNORMAL_TERMINATION", self.config.namespec)
             waiters, self.start_waiters = self.start_waiters, []
             self.settled += [(future, result) for future in waiters]
+        hook = _after_hook(transition, config)
+        if hook is not None:
+            self._run_hook(*hook)
         if new in STOPPED_STATES and self.restart_when_stopped:
             self.restart_when_stopped = False
             self.actor_ref.tell(Restart())
@@ -484,7 +573,7 @@ class ProcessActor(HubSafeActor):
             group_priority=self.group_priority,
             priority=self.config.priority,
             serial=self.serial,
-            note=self.watch_note,
+            note="; ".join(n for n in (self.watch_note, self.cron.describe() if self.cron else "") if n),
             status=self.checks.status,
             health=self.checks.health,
         )
@@ -501,6 +590,17 @@ class ProcessActor(HubSafeActor):
 
 def _noop() -> None:
     pass
+
+
+def _after_hook(transition: Transition, config: ProcessConfig) -> tuple[str, str] | None:
+    """The post_start/post_stop hook a transition calls for: RUNNING, or a run that ended (not a backoff)."""
+    if transition.new is ProcessState.RUNNING and config.hooks.post_start:
+        return "post_start", config.hooks.post_start
+    ended = transition.new in (ProcessState.STOPPED, ProcessState.EXITED)
+    ran = transition.old in (ProcessState.STOPPING, ProcessState.RUNNING)
+    if ended and ran and config.hooks.post_stop:
+        return "post_stop", config.hooks.post_stop
+    return None
 
 
 def _protocol_tee(name: str, pool: Any, sink: Any, pid: int) -> Any:

@@ -70,6 +70,8 @@ def shutdown_budget(config: Config) -> float:
     for group in config.groups:
         for proc in group.processes:
             total += len(proc.stopsignals) * proc.stopwaitsecs + 3 * max(proc.killwaitsecs, 1.0)
+            # The stop signal waits for the pre_stop_hook; the post_stop_hook may run out its time.
+            total += proc.hooks.timeout * (bool(proc.hooks.pre_stop) + bool(proc.hooks.post_stop))
     return total
 
 

@@ -7,11 +7,16 @@ per channel. Nothing here knows about actors, so every target is unit-testable o
 from __future__ import annotations
 
 import contextlib
+import datetime
 import glob
+import gzip
 import logging
 import os
 import re
+import shutil
 import tempfile
+import threading
+import time
 from typing import TYPE_CHECKING, TypeAlias
 
 from supervisord.config.model import ProcessConfig
@@ -41,7 +46,7 @@ def clear_auto_logs(childlogdir: str, identifier: str) -> list[str]:
     Supervisor's pattern is ``.+?---<identifier>-\\S+\\.log\\.{0,1}\\d{0,4}``: the files *and* their rotated
     backups, but only this daemon's identifier, so two daemons can share a childlogdir.
     """
-    pattern = re.compile(rf".+?---{re.escape(identifier)}-\S+\.log\.?\d{{0,4}}$")
+    pattern = re.compile(rf".+?---{re.escape(identifier)}-\S+\.log\.?\d{{0,4}}(\.gz)?$")
     removed = []
     for path in glob.glob(os.path.join(glob.escape(childlogdir), "*---*")):
         if pattern.match(os.path.basename(path)) and os.path.isfile(path):
@@ -66,11 +71,24 @@ class FileTarget:
     A write that fails (a full disk) drops the chunk and is reported once, not once per chunk.
     """
 
-    def __init__(self, path: str, maxbytes: int, backups: int, *, auto: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        maxbytes: int,
+        backups: int,
+        *,
+        auto: bool = False,
+        compress: bool = False,
+        rotate_every: str | None = None,
+    ) -> None:
         self.path = path
         self.maxbytes = maxbytes
         self.backups = backups
         self.auto = auto
+        # stdout_logfile_compress = gzip: rotated copies are NAME.N.gz, compressed off the sink's thread.
+        self.compressor = Compressor(path) if compress and backups > 0 else None
+        self.rotate_every = rotate_every  # "hourly" | "daily": also rotate at that clock boundary
+        self.rotate_at = next_boundary(rotate_every, time.time()) if rotate_every else 0.0
         self.fd = -1
         self.size = 0
         self.health = WriteHealth(f"log file {path}")
@@ -104,6 +122,10 @@ class FileTarget:
             log.warning(message)
 
     def _write(self, data: bytes) -> None:
+        if self.rotate_at and time.time() >= self.rotate_at:
+            self.rotate_at = next_boundary(self.rotate_every, time.time())
+            if self.size > 0:
+                self.rotate()
         maxbytes = self.maxbytes
         if not maxbytes or self.size + len(data) < maxbytes:
             write_all(self.fd, data)
@@ -135,7 +157,10 @@ class FileTarget:
             return
         os.close(self.fd)
         self.fd = -1
-        shift_backups(self.path, self.backups)
+        if self.compressor is not None:
+            self.compressor.rotate(self.backups)
+        else:
+            shift_backups(self.path, self.backups)
         self.open()
 
     def reopen(self) -> None:
@@ -158,13 +183,75 @@ class FileTarget:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if self.compressor is not None:
+            self.compressor.wait()
 
     def remove(self) -> None:
         """Delete the file and its backups (AUTO logs at shutdown)."""
         self.close()
-        for path in [self.path] + [f"{self.path}.{n}" for n in range(1, self.backups + 1)]:
+        suffix = ".gz" if self.compressor is not None else ""
+        for path in [self.path] + [f"{self.path}.{n}{suffix}" for n in range(1, self.backups + 1)]:
             with contextlib.suppress(OSError):
                 os.remove(path)
+
+
+def next_boundary(every: str | None, now: float) -> float:
+    """The next start of a local hour (``hourly``) or day (``daily``) after ``now``."""
+    local = datetime.datetime.fromtimestamp(now).astimezone()
+    if every == "daily":
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0) + datetime.timedelta(days=1)
+    else:
+        start = local.replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=1)
+    # Re-resolve in local time: a DST change between now and the boundary moves the offset.
+    return start.replace(tzinfo=None).astimezone().timestamp()
+
+
+class Compressor:
+    """Rotation into ``NAME.1.gz`` … with the gzip work on a short-lived thread of its own.
+
+    The sink only renames (``NAME`` → ``NAME.1``, instant) and goes on writing the new file; the thread
+    compresses ``NAME.1`` into ``NAME.1.gz.tmp``, renames it to ``NAME.1.gz`` and removes ``NAME.1``. A
+    next rotation first waits for the previous compression (normally long finished), so the shift never
+    meets a half-written copy; a rotation faster than gzip just slows the sink, and the pipe's flow
+    control holds the child, so no line is lost.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.thread: threading.Thread | None = None
+
+    def rotate(self, backups: int) -> None:
+        self.wait()
+        path = self.path
+        for n in range(backups - 1, 0, -1):
+            src = f"{path}.{n}.gz"
+            if os.path.exists(src):
+                os.replace(src, f"{path}.{n + 1}.gz")
+        if not os.path.exists(path):
+            return
+        os.replace(path, f"{path}.1")
+        self.thread = threading.Thread(
+            target=self._compress, args=(f"{path}.1",), name="log-gzip", daemon=True
+        )
+        self.thread.start()
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+    @staticmethod
+    def _compress(src: str) -> None:
+        tmp = f"{src}.gz.tmp"
+        try:
+            with open(src, "rb") as raw, gzip.open(tmp, "wb", compresslevel=6) as packed:
+                shutil.copyfileobj(raw, packed, 1 << 20)
+            os.replace(tmp, f"{src}.gz")
+            os.remove(src)
+        except OSError as exc:  # the uncompressed NAME.1 stays: nothing is lost
+            log.error("cannot compress rotated log %s: %s", src, exc)
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
 
 
 class FdTarget:

@@ -337,7 +337,7 @@ def test_unknown_keys_warn_with_file_line_section_key(tmp_path: Path) -> None:
         logfiel = x
         [program:a]
         command = /bin/cat
-        cron = * * * * * *
+        kron = * * * * * *
         [inet_http_server]
         port = 1
         colour = red
@@ -346,7 +346,7 @@ def test_unknown_keys_warn_with_file_line_section_key(tmp_path: Path) -> None:
     path = conf_path(tmp_path)
     assert config.warnings == (
         f"{path}:2: [supervisord] logfiel: unknown key, ignored",
-        f"{path}:5: [program:a] cron: unknown key, ignored",
+        f"{path}:5: [program:a] kron: unknown key, ignored",
         f"{path}:8: [inet_http_server] colour: unknown key, ignored",
     )
 

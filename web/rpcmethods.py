@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from supervisord import API_VERSION, faults, namespec
 from supervisord import SUPERVISOR_COMPAT_VERSION as SUPERVISOR_VERSION
+from supervisord.config import operations
 from supervisord.config.checks import check_info
 from supervisord.config.model import GroupConfig, LogKind, ProcessConfig, StreamLogConfig
 from supervisord.control import Control, Result
@@ -368,4 +369,5 @@ def _config_info(
         "serverurl": proc.serverurl or "auto",
     }
     info.update(check_info(proc))
+    info.update(operations.config_info(proc))  # cron, hooks, limits, log formats: only when set
     return info

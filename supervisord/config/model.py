@@ -53,6 +53,9 @@ class StreamLogConfig:
     capture_maxbytes: int = 0  # > 0 enables <!--XSUPERVISOR:BEGIN--> capture mode
     events_enabled: bool = False  # emit PROCESS_LOG_* events
     syslog: bool = False  # Supervisor's ``stdout_syslog``/``stderr_syslog``
+    log_format: str = "raw"  # raw | timestamped | json (``stdout_log_format``)
+    compress: bool = False  # rotated files become NAME.1.gz ... (``stdout_logfile_compress = gzip``)
+    rotate_every: str | None = None  # "hourly" | "daily": rotate on the clock as well as at maxbytes
 
     @property
     def primary_file(self) -> LogDestination | None:
@@ -141,6 +144,43 @@ class BackoffConfig:
 
 
 @dataclass(frozen=True)
+class HookConfig:
+    """Commands run around a process's start and stop (no shell; the program's user, env and directory)."""
+
+    pre_start: str | None = None  # a failure (non-zero, timeout) fails the start
+    post_start: str | None = None  # after RUNNING
+    pre_stop: str | None = None  # before the first stop signal
+    post_stop: str | None = None  # after STOPPED/EXITED
+    timeout: float = 60.0  # a hook still running after this is killed (and counts as failed)
+
+    @property
+    def any(self) -> bool:
+        return any((self.pre_start, self.post_start, self.pre_stop, self.post_stop))
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Per-process resource limits: rlimits set in the child, cgroup v2 limits on a cgroup per process."""
+
+    rlimits: tuple[tuple[str, int], ...] = ()  # ("nofile", 4096); -1 = unlimited; soft = hard
+    memory_max: int | None = None  # bytes (cgroup memory.max)
+    cpu_max: str | None = None  # cgroup cpu.max text: "QUOTA PERIOD" in microseconds, e.g. "50000 100000"
+    pids_max: int | None = None
+
+    @property
+    def cgroup(self) -> bool:
+        return self.memory_max is not None or self.cpu_max is not None or self.pids_max is not None
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The Go project's ``cron``: start the program at these times when it is not running."""
+
+    cron: str | None = None  # 5 or 6 fields (6: seconds first... see values.parse_cron)
+    timezone: str | None = None  # an IANA name; None = the daemon's local time
+
+
+@dataclass(frozen=True)
 class ProcessConfig:
     """One process after ``numprocs`` expansion: everything needed to spawn, watch and stop it."""
 
@@ -178,6 +218,9 @@ class ProcessConfig:
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
     liveness: LivenessConfig = field(default_factory=LivenessConfig)
     backoff: BackoffConfig = field(default_factory=BackoffConfig)
+    hooks: HookConfig = field(default_factory=HookConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     source_file: str = ""  # where the section was defined, for messages
     source_line: int = 0
 

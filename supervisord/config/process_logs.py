@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from supervisord.config import values as v
 from supervisord.config.context import LoadContext
 from supervisord.config.errors import report
@@ -19,8 +21,13 @@ STREAM_KEYS = frozenset(
         "capture_maxbytes",
         "events_enabled",
         "syslog",
+        "log_format",
+        "logfile_compress",
+        "logfile_rotate",
     )
 )
+LOG_FORMATS = ("raw", "timestamped", "json")
+ROTATE_EVERY = ("hourly", "daily")
 # Also the default for the daemon's own log ([supervisord] logfile_maxbytes).
 DEFAULT_LOG_MAXBYTES = 50 * 1024 * 1024
 _DEFAULT_DESTINATIONS: tuple[LogDestination, ...] = (LogDestination(LogKind.AUTO),)
@@ -80,4 +87,19 @@ def stream_log_config(
         capture_maxbytes=capture,
         events_enabled=r.parse(f"{stream}_events_enabled", v.parse_bool, names, False),
         syslog=r.parse(f"{stream}_syslog", v.parse_bool, names, False),
+        log_format=r.parse(f"{stream}_log_format", _choice(LOG_FORMATS), names, "raw"),
+        compress=r.parse(f"{stream}_logfile_compress", _choice(("gzip", "none")), names, "none") == "gzip",
+        rotate_every=r.parse(f"{stream}_logfile_rotate", _choice(ROTATE_EVERY), names, None),
     )
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    """A parser accepting one of ``allowed`` (any case)."""
+
+    def parse(text: str) -> str:
+        word = text.strip().lower()
+        if word not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got '{text}'")
+        return word
+
+    return parse

@@ -28,6 +28,7 @@ from supervisord.config.model import (
     SyslogConfig,
     WatchConfig,
 )
+from supervisord.config.operations import OPERATIONS_KEYS, read_hooks, read_limits, read_schedule
 from supervisord.config.process_logs import STREAM_KEYS, stream_log_config
 from supervisord.config.section import SectionReader, parse_section_name
 
@@ -72,6 +73,7 @@ PROGRAM_KEYS = STREAM_KEYS | frozenset(
     }
 )
 PROGRAM_KEYS |= checks.KEYS
+PROGRAM_KEYS |= OPERATIONS_KEYS  # cron, hooks, rlimits and cgroup limits (config/operations.py)
 EVENTLISTENER_KEYS = (PROGRAM_KEYS - {"depends_on"}) | {"events", "buffer_size", "result_handler"}
 EVENTLISTENER_KEYS -= checks.READINESS_KEYS | checks.LIVENESS_KEYS
 DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
@@ -194,6 +196,9 @@ def build_processes(
         readiness=ReadinessConfig() if listener else checks.read_readiness(r, base),
         liveness=LivenessConfig() if listener else checks.read_liveness(r, base),
         backoff=checks.read_backoff(r, base),
+        hooks=read_hooks(r, base),
+        limits=read_limits(r, base),
+        schedule=read_schedule(r, base),
         source_file=r.file,
         source_line=r.line,
     )

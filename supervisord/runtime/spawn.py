@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from supervisord.config.model import ProcessConfig
+from supervisord.runtime import limits
 
 DEFAULT_PATH = "/bin:/usr/bin:/usr/local/bin"
 
@@ -175,6 +176,10 @@ def spawn(
     pids: ManagedPids,
 ) -> Child:
     """Fork/exec the child with fresh pipes; raise SpawnError with Supervisor's wording on failure."""
+    uid = credentials.uid if credentials is not None else os.getuid()
+    refused = limits.check_rlimits(config.limits, uid) or limits.cgroup_unavailable(config.limits)
+    if refused:
+        raise SpawnError(refused)
     fds: list[int] = []
     try:
         in_r, in_w = os.pipe2(os.O_CLOEXEC)
@@ -190,7 +195,7 @@ def spawn(
         extra_groups = list(credentials.groups) if switch and credentials else None
         with pids.lock:
             popen = subprocess.Popen(
-                argv,
+                limits.wrap_argv(config.limits, argv),
                 stdin=in_r,
                 stdout=out_w,
                 stderr=subprocess.STDOUT if err_w is None else err_w,
