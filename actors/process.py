@@ -50,6 +50,7 @@ from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
 from supervisord.runtime.outlet import Outlet
+from supervisord.runtime.pooled import blocking
 from supervisord.runtime.spawn import (
     Child,
     SpawnError,
@@ -141,9 +142,11 @@ class ProcessActor(HubSafeActor):
         self.checks.close()
         if self.cron is not None:
             self.cron.cancel()
-        for running in list(self.hooks.values()):  # no hook outlives its process actor
-            running.finish()
-            self.ctx.pids.discard(running.popen.pid)
+        if self.hooks:
+            with blocking():  # a post_stop_hook may take up to hook_timeout: nothing parked waits on it
+                for running in list(self.hooks.values()):  # no hook outlives its process actor
+                    running.finish()
+                    self.ctx.pids.discard(running.popen.pid)
         if self.child is not None:  # never leave a child behind, even on an abnormal stop
             self._kill(signal.SIGKILL, group=True)
             self._reap()
