@@ -203,7 +203,8 @@ def test_health_check_failing_three_times_restarts_and_is_reported(daemon, tmp_p
         command = /bin/sh -c 'echo $$ > {pidfile}; exec sleep 1000'
         startsecs = 0
         liveness_check_script = {check}
-        liveness_check_initial_delay = 0
+        ; the restarted process is not checked for 2 s: the verdict on the first one stays readable that long
+        liveness_check_initial_delay = 2
         liveness_check_period = 0.1
         liveness_check_failure_threshold = 3
 
