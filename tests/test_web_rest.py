@@ -79,7 +79,8 @@ def test_list_matches_getAllProcessInfo(web: Any) -> None:
     theirs = {(p["group"], p["name"]): p for p in server.supervisor.getAllProcessInfo()}
     assert ours.keys() == theirs.keys()
     for key, info in theirs.items():
-        assert set(ours[key]) == set(info)
+        # Supervisor's fields, plus the REST extras: readiness status, health verdict, last watch/cron note
+        assert set(ours[key]) == set(info) | {"status", "health", "note"}
         for field in ("state", "statename", "pid", "start", "logfile", "stderr_logfile"):
             assert ours[key][field] == info[field]
 
