@@ -33,7 +33,7 @@ from supervisord.runtime.spawn import (
     child_environment,
     command_candidates,
     parse_command,
-    resolve_user,
+    start_side_command,
 )
 
 if TYPE_CHECKING:
@@ -414,23 +414,7 @@ def run_command(command: str, config: ProcessConfig, env: Mapping[str, str], ctx
     name = config.namespec
     logger = ctx.logger
     try:
-        argv = parse_command(command)
-        credentials = resolve_user(config.user) if config.user else None
-        switch = credentials is not None and credentials.uid != os.getuid()
-        with ctx.pids.lock:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-                cwd=config.directory or None,
-                start_new_session=True,
-                user=credentials.uid if switch and credentials else None,
-                group=credentials.gid if switch and credentials else None,
-                extra_groups=list(credentials.groups) if switch and credentials else None,
-            )
-            ctx.pids.add(popen.pid)
+        popen = start_side_command(command, config, env, ctx.pids)
         pidfd = os.pidfd_open(popen.pid)
     except (SpawnError, OSError, subprocess.SubprocessError) as exc:
         logger.error("restart command %r for %s could not start: %s", command, name, exc)

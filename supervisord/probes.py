@@ -23,7 +23,7 @@ import requests
 
 from supervisord.config.model import Probe, ProcessConfig
 from supervisord.runtime.context import RuntimeContext
-from supervisord.runtime.spawn import SpawnError, parse_command, resolve_user
+from supervisord.runtime.spawn import SpawnError, start_side_command
 
 WORKERS = 4  # probes are short and mostly waiting; more processes just queue a little
 OUTPUT_SHOWN = 200  # characters of a failing script's output kept for the description
@@ -158,26 +158,9 @@ def _script(
 ) -> Verdict:
     """Exit 0 passes; the program's user, directory and environment; killed (group) at the timeout."""
     try:
-        argv = parse_command(command)
-        credentials = resolve_user(config.user) if config.user else None
+        popen = start_side_command(command, config, env, ctx.pids)
     except SpawnError as exc:
         return Verdict(False, str(exc))
-    switch = credentials is not None and credentials.uid != os.getuid()
-    try:
-        with ctx.pids.lock:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-                cwd=config.directory or None,
-                start_new_session=True,
-                user=credentials.uid if switch and credentials else None,
-                group=credentials.gid if switch and credentials else None,
-                extra_groups=list(credentials.groups) if switch and credentials else None,
-            )
-            ctx.pids.add(popen.pid)
     except (OSError, subprocess.SubprocessError) as exc:
         return Verdict(False, _short("could not run", exc))
     with _lock:

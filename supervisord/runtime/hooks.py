@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from supervisord.config.model import ProcessConfig
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.ioloop import Timer
-from supervisord.runtime.spawn import SpawnError, parse_command, resolve_user
+from supervisord.runtime.spawn import SpawnError, start_side_command
 from supervisord.states import signal_name
 
 
@@ -88,24 +88,7 @@ def run_hook(
     logger = ctx.logger
     name = config.namespec
     try:
-        argv = parse_command(command)
-        credentials = resolve_user(config.user) if config.user else None
-        switch = credentials is not None and credentials.uid != os.getuid()
-        with ctx.pids.lock:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env={**env, "SUPERVISOR_HOOK": hook},
-                cwd=config.directory or None,
-                umask=-1 if config.umask is None else config.umask,
-                start_new_session=True,
-                user=credentials.uid if switch and credentials else None,
-                group=credentials.gid if switch and credentials else None,
-                extra_groups=list(credentials.groups) if switch and credentials else None,
-            )
-            ctx.pids.add(popen.pid)
+        popen = start_side_command(command, config, {**env, "SUPERVISOR_HOOK": hook}, ctx.pids)
         try:
             pidfd = os.pidfd_open(popen.pid)
         except OSError:

@@ -253,3 +253,34 @@ def _close(fds: Iterable[int | None]) -> None:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def start_side_command(
+    command: str, config: ProcessConfig, env: Mapping[str, str], pids: ManagedPids
+) -> subprocess.Popen[bytes]:
+    """Start a command that belongs to a program without being it: a hook, a check script, a watch's command.
+
+    No shell; the program's user, directory, umask and environment; a session of its own (so a timeout can
+    kill its whole group); stdin from /dev/null, stdout and stderr on one pipe. The pid is registered in
+    ``pids`` under its lock, so the orphan reaper can never take its exit status. Raises
+    :class:`SpawnError` (a bad command or user), ``OSError`` or ``subprocess.SubprocessError``.
+    """
+    argv = parse_command(command)
+    credentials = resolve_user(config.user) if config.user else None
+    switch = credentials is not None and credentials.uid != os.getuid()
+    with pids.lock:
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            cwd=config.directory or None,
+            umask=-1 if config.umask is None else config.umask,
+            start_new_session=True,
+            user=credentials.uid if switch and credentials else None,
+            group=credentials.gid if switch and credentials else None,
+            extra_groups=list(credentials.groups) if switch and credentials else None,
+        )
+        pids.add(popen.pid)
+    return popen
