@@ -191,7 +191,7 @@ def test_gui_node_cards_and_start_on_c(
     import base64
     import shutil
 
-    webdriver = pytest.importorskip("selenium.webdriver")
+    pytest.importorskip("selenium.webdriver")
     if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
         pytest.skip("chromium and chromium-driver are not installed (.ci/run installs them)")
     from selenium.webdriver.common.by import By
@@ -201,13 +201,9 @@ def test_gui_node_cards_and_start_on_c(
     a, c = nodes["a"], nodes["c"]
     if c.state("job") == "RUNNING":
         c.rest.post("/program/stop/job")
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
+    from webutil import chromium
+
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     try:
         token = base64.b64encode(":".join(AUTH).encode()).decode()
         driver.execute_cdp_cmd("Network.enable", {})

@@ -14,6 +14,7 @@ import pytest
 from fakenacos import FakeNacos
 from harness import wait_for
 from test_nacos import DATA_ID, NacosDaemon
+from webutil import chromium
 
 webdriver = pytest.importorskip("selenium.webdriver")
 if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
@@ -31,23 +32,7 @@ def page(tmp_path: Path) -> Iterator[tuple[Any, NacosDaemon, FakeNacos]]:
     fake = FakeNacos(users={"nacos": "s3cret"}).start()
     nd = NacosDaemon(tmp_path, fake)
     nd.d.start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = chromium(tmp_path / "chromium-profile", "1280,900")
     try:
         nd.wait_states({"alpha": "RUNNING", "beta": "RUNNING"})
         driver.get(f"http://127.0.0.1:{nd.port}/")

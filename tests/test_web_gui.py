@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from harness import Daemon, wait_for
 from rpcutil import free_port
-from webutil import Rest
+from webutil import Rest, chromium
 
 webdriver = pytest.importorskip("selenium.webdriver")
 if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
@@ -70,23 +70,7 @@ def gui(tmp_path: Path) -> Iterator[tuple[Any, Rest, Daemon, str]]:
     d = Daemon(tmp_path, PROGRAMS.format(tmp=tmp_path), supervisord=section).start()
     rest = Rest(port, AUTH)
     wait_for(lambda: _ready(rest), timeout=20, what="the programs to run")
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,760",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = chromium(tmp_path / "chromium-profile", "1280,760")
     try:
         yield driver, rest, d, f"http://127.0.0.1:{port}/"
     finally:

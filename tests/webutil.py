@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -74,3 +75,32 @@ class SSE:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def chromium(profile: Path, window: str = "1280,900") -> Any:
+    """Headless Debian Chromium through chromedriver (selenium), with a fresh profile in ``profile``.
+
+    The flags keep it off the network (this machine has none but loopback) and out of a sandbox it cannot
+    have as root; the caller quits it.
+    """
+    import shutil
+
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or ""
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--window-size={window}",
+    ):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    return webdriver.Chrome(options=options, service=service)
