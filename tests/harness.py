@@ -195,3 +195,15 @@ class Daemon:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``supervisord ARGS`` (the installed package) in ``cwd``, to completion, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "supervisord", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )

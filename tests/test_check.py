@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from harness import run_cli
 
 MAIN = """\
 [supervisord]
@@ -39,17 +39,6 @@ command = /bin/sleep 600
 """
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "supervisord", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def write_bad_config(tmp: Path) -> Path:
     (tmp / "conf.d").mkdir()
     (tmp / "conf.d" / "c.conf").write_text(INCLUDED)
@@ -61,7 +50,7 @@ def write_bad_config(tmp: Path) -> Path:
 def test_check_prints_every_error_of_the_file_and_its_includes_in_reading_order(tmp_path: Path) -> None:
     main = write_bad_config(tmp_path)
     inc = tmp_path / "conf.d" / "c.conf"
-    proc = run("check", "-c", str(main), cwd=tmp_path)
+    proc = run_cli("check", "-c", str(main), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stdout.splitlines()
     assert [line.split(" ", 1)[0] for line in lines] == [
@@ -95,7 +84,7 @@ def test_check_prints_every_error_of_the_file_and_its_includes_in_reading_order(
 
 def test_the_daemon_still_stops_at_the_first_error_with_supervisors_message(tmp_path: Path) -> None:
     main = write_bad_config(tmp_path)
-    proc = run("-c", str(main), cwd=tmp_path)
+    proc = run_cli("-c", str(main), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [
@@ -123,7 +112,7 @@ def test_a_good_config_checks_clean_with_warnings_on_stderr(tmp_path: Path) -> N
             """
         )
     )
-    proc = run("check", cwd=tmp_path)  # found in the current directory, like the daemon finds it
+    proc = run_cli("check", cwd=tmp_path)  # found in the current directory, like the daemon finds it
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
     assert f"warning: {conf}:4: [supervisord] colour: unknown key, ignored" in proc.stderr
@@ -132,14 +121,14 @@ def test_a_good_config_checks_clean_with_warnings_on_stderr(tmp_path: Path) -> N
 
 
 def test_check_of_a_missing_file_or_a_file_without_supervisord_section(tmp_path: Path) -> None:
-    proc = run("check", "-c", "nope.conf", cwd=tmp_path)
+    proc = run_cli("check", "-c", "nope.conf", cwd=tmp_path)
     assert proc.returncode == 2
     assert (
         proc.stdout.strip() == f"{tmp_path / 'nope.conf'}: cannot read config file: No such file or directory"
     )
     conf = tmp_path / "x.conf"
     conf.write_text("[program:x]\ncommand = /bin/true\nautostart = sometimes\n")
-    proc = run("-c", str(conf), "check", cwd=tmp_path)
+    proc = run_cli("-c", str(conf), "check", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stdout.splitlines() == [
         f"{conf}: .ini file does not include supervisord section (expected a [supervisord] section)",
@@ -152,5 +141,5 @@ def test_the_shipped_example_configs_check_clean(tmp_path: Path) -> None:
     examples = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.conf"))
     assert examples
     for conf in examples:
-        proc = run("check", "-c", str(conf), cwd=tmp_path)
+        proc = run_cli("check", "-c", str(conf), cwd=tmp_path)
         assert proc.returncode == 0, f"{conf}: {proc.stdout}{proc.stderr}"

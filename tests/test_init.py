@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import TAG_VAR, tagged_pids, wait_for
+from harness import TAG_VAR, run_cli, tagged_pids, wait_for
 from rpcutil import free_port, proxy
 
 from supervisord.config.groups import GROUP_KEYS
@@ -19,32 +19,21 @@ from supervisord.config.server_sections import CTL_KEYS, INET_HTTP_KEYS, SUPERVI
 from supervisord.initconf import TEMPLATE
 
 
-def sv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "supervisord", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def test_init_writes_a_config_that_checks_clean_and_is_not_overwritten(tmp_path: Path) -> None:
-    proc = sv("init", "-o", "supervisord.conf", cwd=tmp_path)
+    proc = run_cli("init", "-o", "supervisord.conf", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     conf = tmp_path / "supervisord.conf"
     assert conf.read_text() == TEMPLATE
-    check = sv("check", "-c", str(conf), cwd=tmp_path)
+    check = run_cli("check", "-c", str(conf), cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout == "" and "warning" not in check.stderr, check.stderr
     conf.write_text("mine\n")
-    again = sv("init", "-o", "supervisord.conf", cwd=tmp_path)
+    again = run_cli("init", "-o", "supervisord.conf", cwd=tmp_path)
     assert again.returncode == 1 and "exists (use --force" in again.stderr
     assert conf.read_text() == "mine\n"
-    assert sv("init", "-o", "supervisord.conf", "--force", cwd=tmp_path).returncode == 0
+    assert run_cli("init", "-o", "supervisord.conf", "--force", cwd=tmp_path).returncode == 0
     assert conf.read_text() == TEMPLATE
-    assert sv("init", cwd=tmp_path).stdout == TEMPLATE
+    assert run_cli("init", cwd=tmp_path).stdout == TEMPLATE
 
 
 def test_every_key_the_template_mentions_is_one_the_loader_knows() -> None:
@@ -99,9 +88,9 @@ def test_the_daemon_runs_on_the_template(tmp_path: Path) -> None:
             lambda: (tmp_path / "supervisor.sock").exists() or daemon.poll() is not None, 20, what="socket"
         )
         assert daemon.poll() is None, (tmp_path / "out").read_text()
-        status = sv("ctl", "-c", str(conf), "status", cwd=tmp_path)
+        status = run_cli("ctl", "-c", str(conf), "status", cwd=tmp_path)
         assert re.match(r"examples:example\s+STOPPED", status.stdout), status.stdout + status.stderr
-        assert sv("ctl", "-c", str(conf), "start", "examples:example", cwd=tmp_path).returncode == 0
+        assert run_cli("ctl", "-c", str(conf), "start", "examples:example", cwd=tmp_path).returncode == 0
         info = proxy(port).supervisor.getProcessInfo("examples:example")
         assert info["statename"] == "RUNNING"
         daemon.send_signal(signal.SIGTERM)
