@@ -101,9 +101,11 @@ def descriptor_budget(config: Config) -> str | None:
 
 
 # What the daemon imports only on first use (to start leaner): -d, a listener pool, logfile=syslog, a
-# non-RPC request, an unusual XML-RPC body.
+# non-RPC request, an unusual XML-RPC body, an http probe. tests/test_lean_imports.py checks that a plain
+# config loads none of them.
 LAZY_IMPORTS = (
     "daemon",
+    "requests",  # http probes (supervisord/probes.py); Nacos and the fleet import it with their modules
     "bottle",
     "logging.handlers",
     "xmlrpc.client",

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pykka
-import requests
 
 from supervisord.config.model import Probe, ProcessConfig
 from supervisord.runtime.context import RuntimeContext
@@ -135,6 +134,8 @@ def run(
 
 def _http(url: str, timeout: float) -> Verdict:
     """Any answer below 400 passes (redirects are followed, as the Go project does)."""
+    import requests  # here: ~8 MB of modules a daemon without http probes never needs
+
     try:
         with requests.get(url, timeout=timeout, stream=True) as response:
             code = response.status_code

@@ -14,6 +14,7 @@ import _socket
 import importlib
 import importlib.metadata
 import inspect
+import re
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -87,6 +88,18 @@ def pykka_actor_stop_message() -> None:
 def pykka_create_actor_inbox() -> None:
     _static("pykka.Actor", "_create_actor_inbox")
     _calls("pykka.Actor.__init__", "self.actor_inbox = self._create_actor_inbox()")
+
+
+def pykka_actor_init() -> None:
+    """PooledActor.__init__ replaces pykka's (a light ``actor_stopped``): it must still set the same four."""
+    source = inspect.getsource(_resolve("pykka.Actor.__init__"))
+    sets = sorted(set(re.findall(r"^\s*(self\.\w+)\s*=", source, re.M)))
+    assert sets == ["self._actor_ref", "self.actor_inbox", "self.actor_stopped", "self.actor_urn"], (
+        f"pykka.Actor.__init__ now sets {sets}: PooledActor.__init__ must do the same"
+    )
+    for name in ("pykka.Actor._stop", "pykka.Actor._handle_failure", "pykka.ActorRef.is_alive"):
+        uses = set(re.findall(r"actor_stopped\.(\w+)", inspect.getsource(_resolve(name))))
+        assert uses <= {"set", "is_set"}, f"{name} now calls actor_stopped.{uses}: pooled._Stopped lacks it"
 
 
 def pykka_create_future() -> None:
@@ -197,6 +210,7 @@ CHECKS: dict[str, Callable[[], None]] = {
     "pykka._envelope.Envelope": pykka_envelope,
     "pykka.messages._ActorStop": pykka_actor_stop_message,
     "pykka.Actor._create_actor_inbox": pykka_create_actor_inbox,
+    "pykka.Actor.__init__": pykka_actor_init,
     "pykka.Actor._create_future": pykka_create_future,
     "pykka.Actor._start_actor_loop": pykka_start_actor_loop,
     "pykka.Actor._actor_loop_setup": pykka_actor_loop_setup,

@@ -17,6 +17,7 @@ from supervisord.web.feed import EventFeed
 
 if TYPE_CHECKING:
     from supervisord.daemon import Daemon
+    from supervisord.web.configcentre import ConfigCentre
 
 # Paths these surfaces own: an unknown route under them is a JSON 404, not Bottle's HTML one.
 PREFIXES = ("/program", "/group", "/supervisor", "/api", "/events", "/metrics", "/static")
@@ -27,9 +28,9 @@ class Live:
         self.daemon = daemon
         self.control = Control(daemon)
         self.feed = EventFeed(self.control)
-        from supervisord.web.configcentre import ConfigCentre
-
-        self.centre = ConfigCentre(self.control)  # now, so a Nacos publish applies before any request
+        self.centre: ConfigCentre | None = None  # made with the other surfaces, unless Nacos needs it now
+        if getattr(daemon.reload_config, "nacos", None):
+            self.centre = self._centre()  # now, so a Nacos publish applies before any request
         bus = daemon.ctx.eventbus if daemon.ctx is not None else None
         if bus is not None:
             bus.tell(Watch(self.feed.offer))
@@ -55,5 +56,12 @@ class Live:
         metrics = Metrics(self.control, self.feed)
         routes.add("GET", "/metrics", metrics.handle, summary="Prometheus metrics", ok_type=TEXT_TYPE)
         Gui(self.control, self.feed).routes(routes)
+        if self.centre is None:
+            self.centre = self._centre()
         self.centre.routes(routes)
         return RoutedApp(routes, fallback, PREFIXES, self.daemon.logger)
+
+    def _centre(self) -> ConfigCentre:
+        from supervisord.web.configcentre import ConfigCentre
+
+        return ConfigCentre(self.control)

@@ -21,6 +21,7 @@ import os
 import queue
 import sys
 import threading
+import uuid
 from typing import Any, ClassVar
 
 import pykka
@@ -155,29 +156,34 @@ class _Inbox:
     Messages of the owner's ``urgent`` types go to a second queue that is always served first: control
     traffic (a listener's "READY", a state change) must not wait behind a flood of data messages, or the
     flood starves the very replies that would drain it.
+
+    Each queue exists only while it holds a message (None otherwise): an empty deque is ~630 bytes, and a
+    daemon with 1,000 programs has thousands of inboxes that are empty nearly all the time.
     """
+
+    __slots__ = ("closed", "lock", "messages", "owner", "scheduled", "urgent_messages")
 
     def __init__(self, owner: PooledActor) -> None:
         self.lock = threading.Lock()
-        self.messages: collections.deque[Envelope[Any]] = collections.deque()
-        # Only actors with urgent types get the second queue: an empty deque is ~600 bytes, and a daemon
-        # with 1,000 programs has 3,000 inboxes.
-        self.urgent_messages: collections.deque[Envelope[Any]] | None = (
-            collections.deque() if owner.urgent else None
-        )
+        self.messages: collections.deque[Envelope[Any]] | None = None
+        self.urgent_messages: collections.deque[Envelope[Any]] | None = None
         self.scheduled = True  # until the actor has started, puts only queue
         self.closed = False  # set once the stopped actor's inbox has been drained
         self.owner = owner
 
     def put(self, envelope: Envelope[Any], block: bool = True, timeout: float | None = None) -> None:
-        urgent = self.urgent_messages is not None and isinstance(envelope.message, self.owner.urgent)
+        urgent = bool(self.owner.urgent) and isinstance(envelope.message, self.owner.urgent)
         with self.lock:
             if self.closed:  # the sender saw the actor alive just before it stopped: refuse, never lose
                 _refuse(envelope, self.owner)
                 return
             if urgent:
-                self.urgent_messages.append(envelope)  # type: ignore[union-attr]
+                if self.urgent_messages is None:
+                    self.urgent_messages = collections.deque()
+                self.urgent_messages.append(envelope)
             else:
+                if self.messages is None:
+                    self.messages = collections.deque()
                 self.messages.append(envelope)
             if self.scheduled:
                 return
@@ -186,11 +192,19 @@ class _Inbox:
 
     def pop(self) -> Envelope[Any] | None:
         """The next message (urgent ones first), or None; the caller holds ``lock``."""
-        if self.urgent_messages:
-            return self.urgent_messages.popleft()
-        if self.messages:
-            return self.messages.popleft()
-        return None
+        queue = self.urgent_messages
+        if queue is not None:
+            envelope = queue.popleft()
+            if not queue:
+                self.urgent_messages = None
+            return envelope
+        queue = self.messages
+        if queue is None:
+            return None
+        envelope = queue.popleft()
+        if not queue:
+            self.messages = None
+        return envelope
 
     def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
         with self.lock:
@@ -200,13 +214,56 @@ class _Inbox:
         return envelope
 
     def empty(self) -> bool:
-        return not self.messages and not self.urgent_messages
+        return self.messages is None and self.urgent_messages is None
+
+
+_stopped_lock = threading.Lock()
+
+
+class _Stopped:
+    """A pooled actor's ``actor_stopped``: pykka's flag, without a ``threading.Event`` per actor.
+
+    An Event (a Condition, its lock and an empty waiter deque) is ~1.2 KB, and pykka only calls ``is_set``
+    and ``set``; ``wait`` makes an Event only for a caller that really waits.
+    """
+
+    __slots__ = ("_event", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: threading.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        with _stopped_lock:
+            self._set = True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with _stopped_lock:
+            if self._set:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
 
 
 class PooledActor(pykka.Actor):
     """A pykka actor scheduled on the shared :class:`Dispatcher` instead of owning a thread."""
 
     urgent: ClassVar[tuple[type, ...]] = ()  # message types served before anything already queued
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """pykka's ``Actor.__init__``, with a light ``actor_stopped`` (tests/test_canary.py watches it)."""
+        self.actor_urn = uuid.uuid4().urn
+        self.actor_inbox = self._create_actor_inbox()
+        self.actor_stopped = _Stopped()  # type: ignore[assignment]
+        self._actor_ref = pykka.ActorRef(self)
 
     def _create_actor_inbox(self) -> Any:  # type: ignore[override]
         return _Inbox(self)
