@@ -101,7 +101,7 @@ def descriptor_budget(config: Config) -> str | None:
 
 
 # What the daemon imports only on first use (to start leaner): -d, a listener pool, logfile=syslog, a
-# non-RPC request, an unusual XML-RPC body, an http probe. tests/test_lean_imports.py checks that a plain
+# non-RPC request, an unusual XML-RPC body, an http probe. tests/test_lean.py checks that a plain
 # config loads none of them.
 LAZY_IMPORTS = (
     "daemon",

@@ -480,3 +480,17 @@ def test_an_idle_inbox_holds_no_queue_and_a_stop_can_be_waited_for(pool: Callabl
     assert ref.stop(timeout=DEADLINE) is True
     waiter.join(DEADLINE)
     assert not waiter.is_alive() and ref.actor_stopped.wait(0) and not ref.is_alive()
+
+
+def test_the_runtime_adds_no_attribute_to_a_running_actor(pool: Callable[[int], Dispatcher]) -> None:
+    """An actor's attributes are pykka's four and its own: the runtime's bookkeeping lives in the inbox.
+
+    Why it matters: CPython 3.11 keeps up to 29 instance attributes in a compact shared-key table and
+    turns a 30th into a full dict (~1.3 KB more per actor; see tests/test_lean.py for ProcessActor).
+    """
+    pool(1)
+    before = set(vars(Gated()))
+    ref = Gated.start()
+    assert ref.ask("seen", timeout=DEADLINE) == []
+    actor = ref._actor_weakref()
+    assert actor is not None and set(vars(actor)) == before

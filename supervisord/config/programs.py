@@ -202,7 +202,7 @@ def build_processes(
         source_file=r.file,
         source_line=r.line,
     )
-    facility = r.parse("syslog_facility", v.parse_syslog_facility, base, SyslogConfig.facility)
+    facility = r.parse("syslog_facility", v.parse_syslog_facility, base, "user")
     stdout_priority = r.parse("syslog_stdout_priority", v.parse_syslog_priority, base, "info")
     stderr_priority = r.parse("syslog_stderr_priority", v.parse_syslog_priority, base, "err")
     # Per-process keys also see process_num/numprocs, and ENV_* includes [supervisord] environment.
