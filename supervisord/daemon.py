@@ -35,6 +35,7 @@ from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
 from supervisord.runtime.leftovers import stop_leftovers
+from supervisord.runtime.malloc import limit_arenas
 from supervisord.runtime.reaper import OrphanReaper, become_subreaper
 from supervisord.runtime.spawn import ManagedPids
 from supervisord.sdnotify import Notifier
@@ -246,6 +247,7 @@ def serve(
 ) -> int:
     """Run until told to shut down; SIGHUP/RPC restart re-reads the config and runs again (same pid)."""
     settings = config.supervisord
+    limit_arenas()  # before any thread of ours allocates
     logger = mainlog.configure(settings, to_stdout=foreground and not settings.silent)
     for warning in config.warnings:
         logger.warning(warning)

@@ -14,9 +14,7 @@ pidfile is not used because it cannot tell a stale file from a live one (archite
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import resource
 import select
 import sys
@@ -124,6 +122,9 @@ def preload_runtime() -> None:
     Our own modules import some surfaces on first use, so every module of the daemon and web packages is
     imported here too (none starts anything at import time).
     """
+    import importlib
+    import pkgutil
+
     import gevent._config
 
     for name in ("loop", "format_context", "resolver", "threadpool", "fileobject"):

@@ -97,3 +97,18 @@ def test_a_process_actor_keeps_a_compact_instance_table() -> None:
         assert len(vars(actor)) < 30, sorted(vars(actor))
     finally:
         actor.actor_stopped.set()
+
+
+def test_malloc_arenas_are_capped_unless_the_environment_says_otherwise(tmp_path: Path) -> None:
+    """glibc takes the cap (the daemon calls this before its threads start); MALLOC_ARENA_MAX wins."""
+    import os
+    import platform
+
+    code = "from supervisord.runtime.malloc import limit_arenas; print(limit_arenas())"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    capped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert capped.stdout.strip() == str(glibc)
+    env["MALLOC_ARENA_MAX"] = "4"
+    kept = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert kept.stdout.strip() == "False"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import zoneinfo
 
 from supervisord.config import values as v
 from supervisord.config.errors import report
@@ -47,6 +46,8 @@ def parse_cron(text: str) -> str:
 
 def parse_timezone(text: str) -> str:
     """An IANA time zone name (``UTC``, ``Europe/Paris``) or ``local``; ``local`` is returned as ''."""
+    import zoneinfo  # here: with sysconfig, ~200 KB a config without cron_timezone never needs
+
     name = text.strip()
     if name.lower() == "local":
         return ""
@@ -143,6 +144,8 @@ def read_limits(r: SectionReader, names: ExpansionNames) -> LimitsConfig:
 
 def next_run(schedule: ScheduleConfig, after: datetime.datetime) -> datetime.datetime:
     """The first scheduled time strictly after ``after`` (an aware datetime), in the schedule's zone."""
+    import zoneinfo
+
     from croniter import croniter
 
     assert schedule.cron is not None
