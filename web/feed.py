@@ -36,7 +36,7 @@ KEEPALIVE = 15.0  # seconds of silence before a comment line (also how soon a ha
 KINDS = ("PROCESS_STATE_", "PROCESS_GROUP_", "SUPERVISOR_STATE_")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the ring holds up to RING_SIZE of these
 class Message:
     id: int
     kind: str  # the SSE event name: state, group, supervisor, snapshot
