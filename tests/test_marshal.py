@@ -151,3 +151,32 @@ def test_cached_process_structs_are_the_fresh_bytes() -> None:
     changed = snap("a", ProcessState.STOPPING, 1000.75, 4)
     got = dumps_response(cache.structs([changed], 1006.2))
     assert got == xmlrpc.client.dumps(([changed.info(1006.2)],), methodresponse=True)
+
+
+def test_cached_process_structs_are_dropped_once_their_second_is_over() -> None:
+    """Every entry is keyed on its wall second, so none is reused after it: the cache frees them (about
+    1.3 KB per process) instead of holding them until the next call."""
+    import time
+
+    import gevent
+
+    from supervisord.snapshot import ProcessSnapshot
+    from supervisord.states import ProcessState
+    from supervisord.web.processinfo import ProcessInfoCache
+
+    running = ProcessSnapshot(
+        "a", "g", ProcessState.RUNNING, 100, time.time() - 5, 0.0, "", 0, "/l", "", 999, 999, 1
+    )
+    cache = ProcessInfoCache()
+    now = time.time()
+    first = dumps_response(cache.structs([running], now))
+    assert cache._entries
+    deadline = time.monotonic() + 10
+    while cache._entries and time.monotonic() < deadline:
+        gevent.sleep(0.05)  # the hub runs the expiry timer
+    assert not cache._entries
+    later = time.time()
+    assert dumps_response(cache.structs([running], later)) == xmlrpc.client.dumps(
+        ([running.info(later)],), methodresponse=True
+    )
+    assert first == xmlrpc.client.dumps(([running.info(now)],), methodresponse=True)
