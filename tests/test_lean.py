@@ -1,8 +1,9 @@
 """A lean daemon: it loads only what its config uses, and an idle process costs little memory.
 
-Imports are observed from the outside with CPython's own import log (``PYTHONPROFILEIMPORTTIME``: one stderr line per
-module as it is imported), so the daemon needs no introspection API. The modules below cost megabytes of
-resident memory and start-up time (docs/performance.md, "rss"); each is imported where it is first used.
+Imports are observed from the outside with CPython's own import log (``PYTHONPROFILEIMPORTTIME``: one
+stderr line per module as it is imported), so the daemon needs no introspection API. The modules below cost
+megabytes of resident memory and start-up time (docs/performance.md, "rss"); each is imported where it is
+first used.
 """
 
 from __future__ import annotations
