@@ -118,6 +118,8 @@ def test_hooks_run_in_order_with_the_programs_environment(daemon, tmp_path: Path
     assert config["pre_start_hook"] == hook and config["hook_timeout"] == 60
     out.unlink()
     proxy.supervisor.startProcess("app")  # waits for RUNNING; then the daemon's shutdown stops it
+    # post_start_hook runs after RUNNING, beside the program: a stop before it has written would race it
+    wait_for(lambda: out.exists() and "post_start" in out.read_text(), what="second post_start_hook")
     d.stop()
     assert [line.split()[0] for line in out.read_text().splitlines()] == [
         "pre_start",
