@@ -111,6 +111,7 @@ class ProcessActor(HubSafeActor):
         self.cron: operations.CronSchedule | None = None  # cron = …: the next run, an I/O-loop timer
         self.hooks: dict[int, hooks.RunningHook] = {}  # running hooks by pid
         self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
+        self.set_up = False  # on_start finished (pykka calls no on_failure for a failed on_start)
 
     # -- lifecycle --
 
@@ -137,6 +138,7 @@ class ProcessActor(HubSafeActor):
             )
             self.cron.arm()
         self._publish()
+        self.set_up = True
 
     def on_stop(self) -> None:
         if self.timer is not None:
@@ -165,7 +167,7 @@ class ProcessActor(HubSafeActor):
         fresh actor must start from a known one. Its exit status is logged, its pipes and stdin released as
         at any reap, and every waiter answered, so nothing leaks or hangs; then the supervisor is told.
         """
-        clean = False
+        clean = True
         try:
             if self.child is not None:
                 pid = self.child.popen.pid
@@ -182,19 +184,25 @@ class ProcessActor(HubSafeActor):
             self.settled, self.start_waiters, self.stop_waiters = [], [], []
             for future, result in settled:
                 future.set(result)
-            clean = True
-        finally:
-            died = ProcessActorDied(self.config.group, self.config.name, self.actor_ref, args[1], clean)  # type: ignore[arg-type]
-            try:
-                if self.ctx.supervisor is None:
-                    raise pykka.ActorDeadError("no supervisor")
-                self.ctx.supervisor.tell(died)
-            except pykka.ActorDeadError:
-                faults.died(f"actor ProcessActor of {self.config.namespec}", args[1])
+        except Exception:  # the child may be left: the supervisor falls back to the orderly shutdown
+            clean = False
+            self.ctx.logger.critical(
+                "cleaning up the dead actor of %s failed", self.config.namespec, exc_info=True
+            )
+        died = ProcessActorDied(self.config.group, self.config.name, self.actor_ref, args[1], clean)  # type: ignore[arg-type]
+        try:
+            if self.ctx.supervisor is None:
+                raise pykka.ActorDeadError("no supervisor")
+            self.ctx.supervisor.tell(died)
+        except pykka.ActorDeadError:
+            faults.died(f"actor ProcessActor of {self.config.namespec}", args[1])
 
     def _report_death(self, exc_info: Any) -> None:
-        """Not the whole daemon's death (the default): on_failure then has the supervisor replace us."""
+        """Not the whole daemon's death (the default): on_failure has the supervisor replace us. pykka calls
+        on_failure only for a failed message, so a failed on_start is handed to it here."""
         self.ctx.logger.critical("the actor of %s died unexpectedly", self.config.namespec, exc_info=exc_info)
+        if not self.set_up:
+            self.on_failure(*exc_info)
 
     # -- requests --
 

@@ -431,6 +431,8 @@ from supervisord.actors import process
 from supervisord.actors.messages import WriteStdin
 
 real_exit, real_receive = process.ProcessActor._on_exit, process.ProcessActor.on_receive
+real_start = process.ProcessActor.on_start
+broken_once = set()
 
 
 class Boom:
@@ -452,7 +454,15 @@ def on_receive(self, message):  # sendProcessStdin(name, "__die__\\n") kills tha
     return real_receive(self, message)
 
 
+def on_start(self):  # the first actor of the program named fragile dies in its on_start
+    if self.config.name == "fragile" and "fragile" not in broken_once:
+        broken_once.add("fragile")
+        raise RuntimeError("injected bug at start")
+    real_start(self)
+
+
 process.ProcessActor._on_exit = broken_exit
+process.ProcessActor.on_start = on_start
 process.ProcessActor.on_receive = on_receive
 sys.argv = ["supervisord", *sys.argv[sys.argv.index("supervisord") + 1 :]]
 runpy.run_module("supervisord", run_name="__main__", alter_sys=True)
@@ -517,6 +527,9 @@ def test_a_dead_process_actor_is_replaced_one_for_one(daemon, tmp_path: Path) ->
         command = sleep 1000
         startsecs = 0
         autostart = false
+        [program:fragile]
+        command = sleep 1000
+        startsecs = 0
         """,
     )
     rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
@@ -525,6 +538,9 @@ def test_a_dead_process_actor_is_replaced_one_for_one(daemon, tmp_path: Path) ->
         return str(rpc.supervisor.getProcessInfo(name)["statename"])
 
     wait_for(lambda: state("a") == state("b") == "RUNNING", what="a and b to run")
+    # an actor that died in its on_start (pykka calls no on_failure then) is replaced as well
+    d.wait_log(r"replaced the dead actor of fragile \(1 of at most 3 in 60 s\)")
+    wait_for(lambda: state("fragile") == "RUNNING", what="fragile to run with its second actor")
     a_pid, b_pid = d.pid_of("a"), d.pid_of("b")
     assert d.proc is not None
     fds = fd_count(d.proc.pid)
@@ -548,4 +564,39 @@ def test_a_dead_process_actor_is_replaced_one_for_one(daemon, tmp_path: Path) ->
     assert state("c") == "STOPPED"
     assert rpc.supervisor.startProcess("c") is True
     assert "shutting down" not in d.log()
+    assert d.stop() == 0
+
+
+def test_a_dead_listener_actor_is_replaced_and_its_pool_goes_on(daemon, tmp_path: Path) -> None:
+    """An event listener's actor dies: the new listener is attached to its pool and gets the next events."""
+    port = free_port()
+    out = tmp_path / "events.txt"
+    listeners = Path(__file__).parent / "listeners.py"
+    d = injected(
+        daemon,
+        tmp_path,
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:rec]
+        command = {PY} {listeners} record {out}
+        events = PROCESS_STATE_RUNNING
+        startsecs = 0
+        [program:job]
+        command = sleep 1000
+        startsecs = 0
+        autostart = false
+        """,
+    )
+    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+    wait_for(lambda: rpc.supervisor.getProcessInfo("rec")["statename"] == "RUNNING", what="rec to run")
+    old = d.pid_of("rec")
+    assert rpc.supervisor.sendProcessStdin("rec", "__die__\n") is True
+    d.wait_log(r"replaced the dead actor of rec \(1 of at most 3 in 60 s\)")
+    wait_for(
+        lambda: rpc.supervisor.getProcessInfo("rec")["statename"] == "RUNNING" and d.pid_of("rec") != old,
+        what="rec to run again",
+    )
+    assert rpc.supervisor.startProcess("job") is True
+    wait_for(lambda: out.exists() and "processname:job" in out.read_text(), what="the event reaching rec")
     assert d.stop() == 0
