@@ -347,10 +347,14 @@ class SupervisorActor(HubSafeActor):
             ACTOR_RESTARTS,
             ACTOR_RESTART_PERIOD,
         )
-        if (before is None and entry.config.autostart) or (
-            before is not None
-            and before.state in RUNNING_STATES
-            and entry.config.autorestart is not AutoRestart.NEVER
+        queued = key in self.start_queue or key in self.waiting_for_deps  # its autostart is still ahead
+        if not queued and (
+            (before is None and entry.config.autostart)
+            or (
+                before is not None
+                and before.state in RUNNING_STATES
+                and entry.config.autorestart is not AutoRestart.NEVER
+            )
         ):
             if self._deps_ready(key):
                 self._queue_start(key)
