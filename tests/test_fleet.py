@@ -203,7 +203,6 @@ def test_events_and_log_follow_of_c_relayed_through_a(fleet: tuple[Etcd, dict[st
     _, nodes = fleet
     a, c = nodes["a"], nodes["c"]
     assert a.daemon.proc is not None
-    threads = psutil.Process(a.daemon.proc.pid).num_threads()
     assert Rest(a.port).get("/events/c", timeout=10).status_code == 401  # a's auth first: nothing relayed
     assert a.rest.get("/events/nowhere", timeout=10).json()["code"] == "BAD_NAME"
     auth = {"Authorization": "Basic " + base64.b64encode(":".join(AUTH).encode()).decode()}
@@ -211,6 +210,8 @@ def test_events_and_log_follow_of_c_relayed_through_a(fleet: tuple[Etcd, dict[st
     try:
         assert stream.status == 200 and stream.content_type.startswith("text/event-stream")
         first = stream.next()
+        # (gevent resolves the node's host on the hub's shared thread pool, which the first call may start)
+        threads = psutil.Process(a.daemon.proc.pid).num_threads()
         assert first["event"] == "snapshot" and {p["name"] for p in first["json"]["processes"]} >= {"job"}
         toggle = "stop" if c.state("job") == "RUNNING" else "start"
         assert c.rest.post(f"/program/{toggle}/job").status_code == 200  # on c itself
@@ -219,11 +220,11 @@ def test_events_and_log_follow_of_c_relayed_through_a(fleet: tuple[Etcd, dict[st
         assert _links(a, c) == 1
     finally:
         stream.close()
-    # the next thing c sends finds a's client gone: a closes its stream to c, and no thread was used
+    # a notices its client went (a watch, or the next thing c sends) and closes its stream to c
     back = "start" if toggle == "stop" else "stop"
     assert c.rest.post(f"/program/{back}/job").status_code == 200
     wait_for(lambda: _links(a, c) == 0, 10, what="a's relay to c closed")
-    assert psutil.Process(a.daemon.proc.pid).num_threads() == threads
+    assert psutil.Process(a.daemon.proc.pid).num_threads() == threads  # the relay held no thread
     # a log follow is relayed the same way
     follow = SSE(a.port, "/program/follow/c/steady/stdout", auth)
     try:
@@ -233,6 +234,7 @@ def test_events_and_log_follow_of_c_relayed_through_a(fleet: tuple[Etcd, dict[st
         follow.close()
     missing = a.rest.get("/program/follow/c/nope/stdout", timeout=10)
     assert missing.status_code == 404 and missing.json()["code"] == "BAD_NAME"  # c's own answer
+    wait_for(lambda: _links(a, c) == 0, 10, what="a's connections to c closed after the error and the follow")
 
 
 def test_gui_node_cards_and_start_on_c(

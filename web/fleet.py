@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 60.0  # a start waits for startsecs on the node
-STREAM_IDLE = 40.0  # seconds a relayed stream may be silent (the node sends a keep-alive every 15 s)
+STREAM_START = 10.0  # seconds for a node to answer a stream's headers (it sends them at once)
+STREAM_WATCH = 2.0  # seconds between checks that a relayed stream's client and node are still there
 STREAM_CHUNK = 64 * 1024  # bytes relayed per read at most: all a relay ever holds
 PASSED_HEADERS = ("x-log-offset", "x-log-next-offset", "x-log-size", "content-disposition")
 STREAM_HEADERS = ("cache-control", "x-accel-buffering")
@@ -164,15 +165,24 @@ class FleetWeb:
         try:
             conn.request("GET", parts.path + path + query, headers=headers)
             assert conn.sock is not None
-            conn.sock.settimeout(STREAM_IDLE)
+            conn.sock.settimeout(STREAM_START)
             reply = conn.getresponse()
             if reply.status != 200:  # an error answer is small: pass it on whole
-                return Response(reply.status, reply.read(1 << 20), reply.getheader("Content-Type", ""))
+                answer = Response(reply.status, reply.read(1 << 20), reply.getheader("Content-Type", ""))
+                conn.close()
+                return answer
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             return error_response(502, f"node {node} did not answer: {_short(exc)}", "NODE_UNREACHABLE")
+        conn.sock.settimeout(None)  # a log may be quiet for hours: the watch below decides when to end
+
+        def online() -> bool:
+            target = agent.view.nodes.get(node)
+            return target is not None and target.status == "ONLINE"
+
         passed = [(k, v) for k, v in reply.getheaders() if k.lower() in STREAM_HEADERS]
-        return Response(200, _relayed(conn, reply, req.socket), reply.getheader("Content-Type", ""), passed)
+        body = _relayed(conn, reply, req.socket, online)
+        return Response(200, body, reply.getheader("Content-Type", ""), passed)
 
     def bulk_route(self, rule: str, handler: Handler) -> Handler:
         """startPrograms/stopPrograms with ``[{node, program}]``: each node gets its share, in parallel."""
@@ -243,26 +253,39 @@ def _hub_connection(parts: urllib.parse.SplitResult, timeout: float) -> Any:
     return cls(parts.hostname, parts.port or (443 if https else 80), timeout=timeout)
 
 
-def _relayed(conn: Any, reply: Any, sock: Any) -> Iterator[bytes]:
+def _relayed(conn: Any, reply: Any, sock: Any, online: Callable[[], bool]) -> Iterator[bytes]:
     """The relayed body: the node's bytes as they come, until either end goes (then both are closed).
 
-    A client that hung up is noticed at the next write or, between writes, by a peek at its socket after
-    each read (the node sends a keep-alive at least every 15 s), as the local feed does.
+    A client that hangs up is noticed at the next write, or by a watch every STREAM_WATCH seconds (a peek
+    at its socket, as the local feed does at its keep-alives), which also ends the relay when the fleet
+    sees the node go OFFLINE: the watch shuts the node's socket down, so the read in progress returns.
+    The watch is a greenlet of the relay's lifetime, killed with it; nothing is left behind.
     """
     import http.client
+    import socket
 
     from supervisord.web.logtail import _client_gone
 
+    def watch() -> None:
+        while not _client_gone(sock) and online():
+            gevent.sleep(STREAM_WATCH)
+        try:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):  # already closed
+            pass
+
+    watcher = gevent.spawn(watch)
     try:
         while True:
             try:
                 data = reply.read1(STREAM_CHUNK)
-            except (OSError, http.client.HTTPException):
-                return  # the node went away or was silent for STREAM_IDLE: the client reconnects
-            if not data or _client_gone(sock):
+            except (OSError, ValueError, http.client.HTTPException):
+                return  # the node or the client went away: the client (if any) reconnects
+            if not data:
                 return
             yield data
     finally:
+        watcher.kill(block=False)
         conn.close()
 
 
