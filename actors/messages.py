@@ -137,6 +137,20 @@ class SnapshotChanged:
 
 
 @dataclass(frozen=True)
+class ProcessActorDied:
+    """A process actor's handler raised: it is dead, its child killed and reaped (``clean``) or maybe not.
+
+    The supervisor actor replaces it (one-for-one) unless it died too often (see ``actors/supervisor.py``).
+    """
+
+    group: str
+    name: str
+    ref: Any
+    error: BaseException
+    clean: bool
+
+
+@dataclass(frozen=True)
 class ProcessDown:
     """A process that was told to :class:`Shutdown` has reached a stopped state."""
 

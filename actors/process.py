@@ -30,6 +30,7 @@ from supervisord.actors.messages import (
     ListenerStdin,
     Notified,
     Outcome,
+    ProcessActorDied,
     ProcessDown,
     Restart,
     Resume,
@@ -45,7 +46,7 @@ from supervisord.actors.messages import (
 from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
 from supervisord.logtargets import auto_log_path
 from supervisord.mainlog import EFFECT_LEVELS
-from supervisord.runtime import hooks
+from supervisord.runtime import faults, hooks
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
@@ -73,6 +74,7 @@ from supervisord.states import (
     ProcessState,
     Spawn,
     Transition,
+    describe_exit,
 )
 
 # Bytes sent to a child's stdin and not yet read by it, beyond which sendProcessStdin answers "full".
@@ -109,6 +111,7 @@ class ProcessActor(HubSafeActor):
         self.cron: operations.CronSchedule | None = None  # cron = …: the next run, an I/O-loop timer
         self.hooks: dict[int, hooks.RunningHook] = {}  # running hooks by pid
         self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
+        self.set_up = False  # on_start finished (pykka calls no on_failure for a failed on_start)
 
     # -- lifecycle --
 
@@ -135,6 +138,7 @@ class ProcessActor(HubSafeActor):
             )
             self.cron.arm()
         self._publish()
+        self.set_up = True
 
     def on_stop(self) -> None:
         if self.timer is not None:
@@ -156,7 +160,49 @@ class ProcessActor(HubSafeActor):
             ref.stop(block=False)
 
     def on_failure(self, *args: object) -> None:
-        self.on_stop()
+        """A handler raised: pykka has stopped this actor, and the supervisor actor replaces it (one-for-one).
+
+        The child is killed and reaped here rather than handed to the new actor: what describes it (the
+        machine, timers, checks, hooks, the sinks its pipes feed) is the state that just failed, and the
+        fresh actor must start from a known one. Its exit status is logged, its pipes and stdin released as
+        at any reap, and every waiter answered, so nothing leaks or hangs; then the supervisor is told.
+        """
+        clean = True
+        try:
+            if self.child is not None:
+                pid = self.child.popen.pid
+                self._kill(signal.SIGKILL, group=True)
+                _, how = describe_exit(self._reap())
+                self.ctx.logger.warning(
+                    "killed %s (pid %d) of a dead actor: %s", self.config.namespec, pid, how
+                )
+                if self.pool is not None:  # an event it was handling goes to another listener
+                    self.pool.tell(ListenerState(self.config.name, ProcessState.EXITED))
+            self.on_stop()
+            failed = Outcome("FAILED", f"{self.config.namespec}: its actor died")
+            settled = self.settled + [(f, failed) for f in self.start_waiters + self.stop_waiters]
+            self.settled, self.start_waiters, self.stop_waiters = [], [], []
+            for future, result in settled:
+                future.set(result)
+        except Exception:  # the child may be left: the supervisor falls back to the orderly shutdown
+            clean = False
+            self.ctx.logger.critical(
+                "cleaning up the dead actor of %s failed", self.config.namespec, exc_info=True
+            )
+        died = ProcessActorDied(self.config.group, self.config.name, self.actor_ref, args[1], clean)  # type: ignore[arg-type]
+        try:
+            if self.ctx.supervisor is None:
+                raise pykka.ActorDeadError("no supervisor")
+            self.ctx.supervisor.tell(died)
+        except pykka.ActorDeadError:
+            faults.died(f"actor ProcessActor of {self.config.namespec}", args[1])
+
+    def _report_death(self, exc_info: Any) -> None:
+        """Not the whole daemon's death (the default): on_failure has the supervisor replace us. pykka calls
+        on_failure only for a failed message, so a failed on_start is handed to it here."""
+        self.ctx.logger.critical("the actor of %s died unexpectedly", self.config.namespec, exc_info=exc_info)
+        if not self.set_up:
+            self.on_failure(*exc_info)
 
     # -- requests --
 

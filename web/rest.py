@@ -212,6 +212,7 @@ class RestAPI:
     def events(self, req: Request) -> Response:
         from supervisord.web.logtail import _client_gone
 
+        self._node(req)
         raw = req.headers.get("last-event-id") or req.query.get("lastEventId")
         try:
             last = int(raw) if raw else None
@@ -253,7 +254,7 @@ class RestAPI:
 
         def add(methods: str | tuple[str, ...], rule: str, handler: Handler, **doc: Any) -> None:
             if "<node>" in rule:
-                handler = self.fleet.node_route(rule, handler)
+                handler = self.fleet.node_route(rule, handler, stream=bool(doc.get("stream")))
             elif rule in ("/program/startPrograms", "/program/stopPrograms"):
                 handler = self.fleet.bulk_route(rule, handler)
             routes.add(methods, rule, handler, **doc)
@@ -388,23 +389,28 @@ class RestAPI:
                 query=log_query,
                 ok_type=TEXT_TYPE,
             )
-        add(
-            "GET",
+        for rule in (
             "/program/follow/<name>/<channel:re:stdout|stderr>",
-            self.follow,
-            summary="Follow a log live (SSE `log` events, from the tail on)",
-            ok_type=SSE_TYPE,
-            stream=True,
-        )
-        add(
-            "GET",
-            "/events",
-            self.events,
-            summary="Live state changes (SSE; Last-Event-ID replays)",
-            query=[("lastEventId", "integer", "as the Last-Event-ID header")],
-            ok_type=SSE_TYPE,
-            stream=True,
-        )
+            "/program/follow/<node>/<name>/<channel:re:stdout|stderr>",
+        ):
+            add(
+                "GET",
+                rule,
+                self.follow,
+                summary="Follow a log live (SSE `log` events, from the tail on)",
+                ok_type=SSE_TYPE,
+                stream=True,
+            )
+        for rule in ("/events", "/events/<node>"):
+            add(
+                "GET",
+                rule,
+                self.events,
+                summary="Live state changes (SSE; Last-Event-ID replays)",
+                query=[("lastEventId", "integer", "as the Last-Event-ID header")],
+                ok_type=SSE_TYPE,
+                stream=True,
+            )
         add("GET", "/supervisor/listNodes", self.list_nodes, summary="Every node's load (Go's node list)")
         add(
             "GET", "/supervisor/info", self.node_info, summary="The daemon: version, pid, CPU, memory, uptime"
