@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from harness import Daemon, proc_state, tagged_pids, wait_for
 from rpcutil import free_port
+from webutil import SSE
 
 from supervisord.runtime import faults
 from supervisord.runtime.hubsafe import HubSafeActor
@@ -541,12 +542,26 @@ def test_a_dead_process_actor_is_replaced_one_for_one(daemon, tmp_path: Path) ->
     # an actor that died in its on_start (pykka calls no on_failure then) is replaced as well
     d.wait_log(r"replaced the dead actor of fragile \(1 of at most 3 in 60 s\)")
     wait_for(lambda: state("fragile") == "RUNNING", what="fragile to run with its second actor")
+    stream = SSE(port, "/events")  # the live feed finds the fresh actor: its state events carry info
+    assert stream.next()["event"] == "snapshot"
+    assert rpc.supervisor.stopProcess("fragile") is True  # the feed now knows every actor (a's old one)
+    stream.until(
+        lambda e: (
+            e.get("event") == "state"
+            and e["json"]["name"] == "fragile"
+            and e["json"]["statename"] == "STOPPED"
+        )
+    )
     a_pid, b_pid = d.pid_of("a"), d.pid_of("b")
     assert d.proc is not None
     fds = fd_count(d.proc.pid)
 
     assert rpc.supervisor.sendProcessStdin("a", "__die__\n") is True
     d.wait_log(r"replaced the dead actor of a \(1 of at most 3 in 60 s\)")
+    seen = [stream.until(lambda e: e.get("event") == "state" and e["json"]["name"] == "a")]
+    while seen[-1]["json"]["statename"] != "RUNNING":
+        seen.append(stream.until(lambda e: e.get("event") == "state" and e["json"]["name"] == "a"))
+    assert all(e["json"]["info"] is not None for e in seen), [e["json"] for e in seen]
     assert [lvl for _, lvl, msg in d.entries() if msg == "the actor of a died unexpectedly"] == ["CRIT"]
     assert "RuntimeError: injected bug" in d.log()  # with its traceback
     assert d.count(rf"^killed a \(pid {a_pid}\) of a dead actor: terminated by SIGKILL$") == 1
@@ -564,6 +579,7 @@ def test_a_dead_process_actor_is_replaced_one_for_one(daemon, tmp_path: Path) ->
     assert state("c") == "STOPPED"
     assert rpc.supervisor.startProcess("c") is True
     assert "shutting down" not in d.log()
+    stream.close()
     assert d.stop() == 0
 
 

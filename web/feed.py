@@ -180,18 +180,27 @@ class EventFeed:
         return "supervisor", {"event": event.name}
 
     def _infos(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        if any(key not in self.refs for key in keys):
-            try:
-                self.refs = {(s.group, s.name): ref for s, ref in self.control.in_order()}
-            except faults.Fault:
-                return {}
-        posted = [(key, self.control.post(self.refs[key], GetSnapshot())) for key in keys if key in self.refs]
-        out = {}
-        for key, future in posted:
-            try:
-                out[key] = self.control.answer(future).info()
-            except faults.Fault:
-                self.refs.pop(key, None)
+        """Each process's info from its actor; an actor found dead (replaced) is looked up afresh once."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for _ in range(2):
+            wanted = keys - out.keys()
+            if any(key not in self.refs for key in wanted):
+                try:
+                    self.refs = {(s.group, s.name): ref for s, ref in self.control.in_order()}
+                except faults.Fault:
+                    return out
+            posted = [
+                (key, self.control.post(self.refs[key], GetSnapshot())) for key in wanted if key in self.refs
+            ]
+            stale = False
+            for key, future in posted:
+                try:
+                    out[key] = self.control.answer(future).info()
+                except faults.Fault:
+                    self.refs.pop(key, None)
+                    stale = True
+            if not stale:
+                break
         return out
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
