@@ -483,3 +483,41 @@ def test_exit_note_says_what_the_memory_limit_did() -> None:
         "2 process(es) in its cgroup killed by its memory limit (memory_max=33554432)"
     )
     assert cgroups.exit_note(cg, killed, 0) == ""
+
+
+class _FixedUsage(cgroups.Backend):
+    """A backend whose cgroups report fixed usage (the metrics text, without sysfs)."""
+
+    def bases(self) -> list[str]:
+        return ["/nonexistent"]
+
+    def usage(self, rel: str) -> cgroups.Usage:
+        return cgroups.Usage(12 << 20, 1.5, 1)
+
+
+@pytest.mark.parametrize("accept", ["", "application/openmetrics-text; version=1.0.0"])
+def test_cgroup_metrics_are_the_encoders_text(accept: str) -> None:
+    import dataclasses
+
+    from prometheus_client.exposition import choose_encoder
+    from test_web_metrics import Feed, Snapshots, snap, supervisord_part
+
+    from supervisord.states import ProcessState
+    from supervisord.web.metrics import Metrics
+
+    capped = cgroups.ProcessCgroup(_FixedUsage(), "s/g:capped", 32 << 20)
+    snaps = [
+        dataclasses.replace(snap("capped", "g", ProcessState.RUNNING, os.getpid()), cgroup=capped),
+        snap("free", "g", ProcessState.RUNNING, os.getpid()),
+    ]
+    metrics = Metrics(Snapshots(snaps), Feed())  # type: ignore[arg-type]
+    body, _ = metrics.render(accept)
+    encoder = choose_encoder(accept)[0]
+    assert supervisord_part(body) == supervisord_part(encoder(metrics.registry))
+    assert b'node_supervisord_cgroup_memory_bytes{group="g",name="capped"} 1.2582912e+07' in body
+    assert b'node_supervisord_cgroup_oom_kills_total{group="g",name="capped"} 1.0' in body
+    assert b'cgroup_memory_bytes{group="g",name="free"}' not in body
+    assert body.count(b"# EOF") == (1 if accept else 0)
+    # Without a process in a cgroup, the families are not there at all (the document is as before).
+    metrics = Metrics(Snapshots(snaps[1:]), Feed())  # type: ignore[arg-type]
+    assert b"cgroup" not in metrics.render(accept)[0]

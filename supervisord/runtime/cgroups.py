@@ -234,10 +234,16 @@ class V2(Backend):
         except OSError as exc:
             raise CgroupError(f"cannot read {control}: {exc.strerror}") from None
         if wanted and not set(wanted) <= enabled:
-            if not self.is_root:  # no internal processes: the daemon moves into a leaf of its own first
+            if not self.is_root:  # no internal processes: the daemon (and what it started) move to a leaf
                 leaf = os.path.join(self.base, LEAF)
                 _mkdir(leaf)
                 _write(os.path.join(leaf, "cgroup.procs"), str(os.getpid()))
+                for pid in _pids(os.path.join(self.base, "cgroup.procs")):
+                    if _descends_from_me(pid):
+                        try:
+                            _write(os.path.join(leaf, "cgroup.procs"), str(pid))
+                        except CgroupError:
+                            pass  # it exited meanwhile; anything else shows as EBUSY below
             try:
                 with open(control, "w") as fh:
                     fh.write(" ".join("+" + c for c in wanted))
@@ -373,6 +379,22 @@ class V1(Backend):
         if self.unified is not None:
             return _keyed(os.path.join(self.unified, rel, "cgroup.events"), "populated") != 0
         return any(_pids(os.path.join(d, "cgroup.procs")) for d in self.dirs(rel))
+
+
+def _descends_from_me(pid: int) -> bool:
+    """Whether ``pid`` is a descendant of the daemon (its programs, hooks, their children)."""
+    me = os.getpid()
+    for _ in range(64):
+        try:
+            data = _read(f"/proc/{pid}/stat")
+            pid = int(data[data.rfind(")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == me:
+            return True
+        if pid <= 1:
+            return False
+    return False
 
 
 def _needed(limits: LimitsConfig) -> Iterator[tuple[str, bool]]:
