@@ -521,3 +521,33 @@ def test_cgroup_metrics_are_the_encoders_text(accept: str) -> None:
     # Without a process in a cgroup, the families are not there at all (the document is as before).
     metrics = Metrics(Snapshots(snaps[1:]), Feed())  # type: ignore[arg-type]
     assert b"cgroup" not in metrics.render(accept)[0]
+
+
+@needs_cgroups
+def test_without_a_shell_the_gate_is_the_daemons_interpreter(monkeypatch, tmp_path: Path) -> None:
+    """In-process spawn (this test process plays the daemon): no /bin/sh, the child still waits until placed."""
+    from supervisord.config.model import ProcessConfig
+    from supervisord.runtime.spawn import ManagedPids, spawn
+
+    monkeypatch.setattr(cgroups, "SHELL", str(tmp_path / "no-shell-here"))
+    config = ProcessConfig(
+        name="p", group="g", program_name="p", command="/bin/sleep 100", limits=LimitsConfig(pids_max=4)
+    )
+    pids = ManagedPids()
+    child = spawn(config, ["/bin/sleep", "100"], {"PATH": "/bin"}, None, pids)
+    pid = child.popen.pid
+    try:
+        assert child.cgroup is not None
+        wait_for(lambda: Path(f"/proc/{pid}/cmdline").read_bytes() == b"/bin/sleep\x00100\x00", what="exec")
+        assert cgroup_dirs(pid)["pids"].endswith(f"{cgroups.subtree_name(os.getpid())}/g:p")
+        assert Path(cgroup_dirs(pid)["pids"], "pids.max").read_text().strip() == "4"
+        assert sorted(os.listdir(f"/proc/{pid}/fd")) == ["0", "1", "2"]
+    finally:
+        child.popen.kill()
+        child.popen.wait()
+        pids.discard(pid)
+        for fd in (child.pidfd, child.stdin_fd, child.stdout_fd, child.stderr_fd):
+            if fd is not None:
+                os.close(fd)
+        assert child.cgroup is not None and child.cgroup.finish() == (0, "")
+        assert cgroups.close() == []

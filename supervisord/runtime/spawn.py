@@ -186,7 +186,7 @@ def spawn(
     if refused:
         raise SpawnError(refused)
     if not config.limits.cgroup:
-        return _spawn(config, limits.wrap_argv(config.limits, argv), env, credentials, pids)
+        return _spawn(config, limits.wrap_argv(config.limits, argv), env, credentials, pids, argv[0])
     from supervisord.runtime import cgroups
 
     try:
@@ -196,7 +196,7 @@ def spawn(
     # The child waits at a gate (a line on its stdin) until the daemon has placed it in its cgroup.
     gated = cgroups.gate_argv(limits.wrap_argv(config.limits, argv))
     try:
-        child = _spawn(config, gated, env, credentials, pids)
+        child = _spawn(config, gated, env, credentials, pids, argv[0])
     except BaseException:
         cgroup.finish()
         raise
@@ -220,7 +220,9 @@ def _spawn(
     env: Mapping[str, str],
     credentials: Credentials | None,
     pids: ManagedPids,
+    program: str,
 ) -> Child:
+    """Popen ``argv`` (the program, or a wrapper or gate that execs ``program``) with fresh pipes."""
     fds: list[int] = []
     try:
         in_r, in_w = os.pipe2(os.O_CLOEXEC)
@@ -260,13 +262,13 @@ def _spawn(
             raise
     except PermissionError as exc:
         _close(fds)
-        raise SpawnError(f"no permission to run command {argv[0]!r}: {exc.strerror}") from None
+        raise SpawnError(f"no permission to run command {program!r}: {exc.strerror}") from None
     except FileNotFoundError as exc:
         _close(fds)
-        target = exc.filename or argv[0]
+        target = exc.filename or program
         if config.directory and target == config.directory:
             raise SpawnError(f"couldn't chdir to {config.directory}: ENOENT") from None
-        raise CommandNotFound(f"can't find command {argv[0]!r}") from None
+        raise CommandNotFound(f"can't find command {program!r}") from None
     except OSError as exc:
         _close(fds)
         if exc.errno == 24:  # EMFILE
