@@ -91,10 +91,18 @@ def gate_argv(argv: list[str]) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", _PY_GATE, *argv]
 
 
+def _put(path: str, text: str) -> None:
+    """One write to an existing cgroup file (never created: a missing file is an error, not a new file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 def _write(path: str, text: str) -> None:
     try:
-        with open(path, "w") as fh:
-            fh.write(text)
+        _put(path, text)
     except OSError as exc:
         raise CgroupError(f"cannot write {text.strip()!r} to {path}: {exc.strerror}") from None
 
@@ -263,8 +271,7 @@ class V2(Backend):
                         except CgroupError:
                             pass  # it exited meanwhile; anything else shows as EBUSY below
             try:
-                with open(control, "w") as fh:
-                    fh.write(" ".join("+" + c for c in wanted))
+                _put(control, " ".join("+" + c for c in wanted))
             except OSError as exc:
                 why = exc.strerror
                 if exc.errno == errno.EBUSY:
