@@ -46,6 +46,7 @@ from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
 from supervisord.logtargets import auto_log_path
 from supervisord.mainlog import EFFECT_LEVELS
 from supervisord.runtime import hooks
+from supervisord.runtime.cgroups import ProcessCgroup, exit_note
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
@@ -413,10 +414,8 @@ class ProcessActor(HubSafeActor):
             self.stdin = None
         return status
 
-    def _end_cgroup(self, cgroup: Any, status: int) -> None:
+    def _end_cgroup(self, cgroup: ProcessCgroup, status: int) -> None:
         """Kill what the process left in its cgroup (no escaped grandchild outlives it), remove the cgroup."""
-        from supervisord.runtime.cgroups import exit_note
-
         with blocking():  # SIGKILLed processes leave the cgroup within a millisecond or so
             oom_kills, error = cgroup.finish()
         if error:
