@@ -584,3 +584,35 @@ def test_without_a_shell_the_gate_is_the_daemons_interpreter(monkeypatch, tmp_pa
                 os.close(fd)
         assert child.cgroup is not None and child.cgroup.finish() == (0, "")
         assert cgroups.close() == []
+
+
+@needs_cgroups
+def test_a_failed_placement_is_a_spawn_error_and_the_program_never_runs(monkeypatch, tmp_path: Path) -> None:
+    """In-process: the daemon cannot place the child; the gate exits without running it, nothing is left."""
+    from supervisord.config.model import ProcessConfig
+    from supervisord.runtime.spawn import ManagedPids, SpawnError, spawn
+
+    def refuse(self: cgroups.ProcessCgroup, pid: int) -> None:
+        placed.append(pid)
+        raise cgroups.CgroupError("cannot write '1' to cgroup.procs: No space left on device")
+
+    placed: list[int] = []
+    monkeypatch.setattr(cgroups.ProcessCgroup, "place", refuse)
+    ran = tmp_path / "ran"
+    config = ProcessConfig(
+        name="p", group="g", program_name="p", command="x", limits=LimitsConfig(pids_max=4)
+    )
+    pids = ManagedPids()
+    fds_before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(SpawnError, match="No space left on device"):
+        spawn(config, ["/usr/bin/touch", str(ran)], {"PATH": "/bin"}, None, pids)
+    try:
+        assert placed and placed[0] not in pids
+        assert proc_state(placed[0]) is None  # reaped, no zombie
+        assert not ran.exists()  # the program never ran
+        assert sorted(os.listdir("/proc/self/fd")) == fds_before  # no descriptor leaked
+        assert not os.path.exists(
+            os.path.join(cgroups.discover().bases()[0], cgroups.subtree_name(os.getpid()), "g:p")
+        )
+    finally:
+        assert cgroups.close() == []
