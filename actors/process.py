@@ -47,6 +47,7 @@ from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
 from supervisord.logtargets import auto_log_path
 from supervisord.mainlog import EFFECT_LEVELS
 from supervisord.runtime import faults, hooks
+from supervisord.runtime.cgroups import ProcessCgroup, exit_note
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
@@ -112,6 +113,7 @@ class ProcessActor(HubSafeActor):
         self.hooks: dict[int, hooks.RunningHook] = {}  # running hooks by pid
         self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
         self.set_up = False  # on_start finished (pykka calls no on_failure for a failed on_start)
+        self.cgroup_note = ""  # what the last exit said about the cgroup's memory limit
 
     # -- lifecycle --
 
@@ -449,12 +451,25 @@ class ProcessActor(HubSafeActor):
             status = 0
         child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
         self.ctx.pids.discard(pid)
+        if child.cgroup is not None:
+            self._end_cgroup(child.cgroup, status)
         pipes, self.pipes = self.pipes, []
         self.ctx.ioloop.release(pipes)  # a grandchild may hold them open for ever
         if self.stdin is not None:  # what the child never read goes with it
             self.stdin.close()
             self.stdin = None
         return status
+
+    def _end_cgroup(self, cgroup: ProcessCgroup, status: int) -> None:
+        """Kill what the process left in its cgroup (no escaped grandchild outlives it), remove the cgroup."""
+        with blocking():  # SIGKILLed processes leave the cgroup within a millisecond or so
+            oom_kills, error = cgroup.finish()
+        if error:
+            self.ctx.logger.warning("%s: %s", self.config.namespec, error)
+        note = exit_note(cgroup, status, oom_kills)
+        if note:
+            self.ctx.logger.warning("%s: %s", self.config.namespec, note)
+        self.cgroup_note = note and f"{note} at {time.strftime('%H:%M:%S')}"
 
     def _environment(self) -> dict[str, str]:
         return child_environment(self.config, self.ctx.base_environ, self.ctx.serverurl)
@@ -622,7 +637,10 @@ class ProcessActor(HubSafeActor):
             group_priority=self.group_priority,
             priority=self.config.priority,
             serial=self.serial,
-            note="; ".join(n for n in (self.watch_note, self.cron.describe() if self.cron else "") if n),
+            note="; ".join(
+                n for n in (self.watch_note, self.cgroup_note, self.cron.describe() if self.cron else "") if n
+            ),
+            cgroup=self.child.cgroup if self.child is not None else None,
             status=self.checks.status,
             health=self.checks.health,
         )

@@ -18,6 +18,7 @@ from supervisord.web.fleet import FleetWeb
 from supervisord.web.routing import JSON_TYPE, Handler, Request, Response, Routes, json_response
 
 if TYPE_CHECKING:
+    from supervisord.snapshot import ProcessSnapshot
     from supervisord.web.feed import EventFeed
 
 LOG_DEFAULT = 64 * 1024  # bytes a log read returns when no length is given (the tail)
@@ -46,6 +47,29 @@ _NAMES_BODY = {
     "example": ["NAME"],
 }
 _WAIT = ("wait", "boolean", "wait until the process is RUNNING/stopped (default true)")
+
+
+def cgroup_usage(control: Control, snaps: list[ProcessSnapshot]) -> dict[str, dict[str, Any]]:
+    """The ``cgroup`` field of each live process that has one (memory_max, cpu_max, pids_max), by namespec.
+
+    Small sysfs reads, but reads: done on the hub's thread pool, and only when some process has a cgroup.
+    """
+    live = [snap for snap in snaps if snap.cgroup is not None]
+    if not live:
+        return {}
+    from supervisord.runtime.cgroups import read_usage
+
+    usages = control.offload(read_usage, [snap.cgroup for snap in live])
+    out = {}
+    for snap, usage in zip(live, usages, strict=True):
+        if usage is not None and snap.cgroup is not None:
+            out[snap.namespec] = {
+                "path": snap.cgroup.path,
+                "memory_bytes": usage.memory_bytes,
+                "cpu_seconds": usage.cpu_seconds,
+                "oom_kills": usage.oom_kills,
+            }
+    return out
 
 
 def ok() -> Response:
@@ -109,12 +133,21 @@ class RestAPI:
     # -- processes --
 
     def list(self, req: Request) -> Response:
-        infos = [{**snap.info(), **snap.extra()} for snap in self.control.snapshots()]
+        snaps = self.control.snapshots()
+        infos = [{**snap.info(), **snap.extra()} for snap in snaps]
+        usage = cgroup_usage(self.control, snaps)
+        for snap, info in zip(snaps, infos, strict=True):
+            if snap.namespec in usage:
+                info["cgroup"] = usage[snap.namespec]
         return json_response(self.fleet.processes(infos))
 
     def info(self, req: Request) -> Response:
         snap = self.control.process(self._spec(req))
-        return json_response({**snap.info(), **snap.extra()})
+        info = {**snap.info(), **snap.extra()}
+        usage = cgroup_usage(self.control, [snap])
+        if usage:
+            info["cgroup"] = usage[snap.namespec]
+        return json_response(info)
 
     def start(self, req: Request) -> Response:
         self.control.start(self._spec(req), req.flag("wait", True))
@@ -567,6 +600,17 @@ def openapi(routes: Routes) -> dict[str, Any]:
                             ("health", "string"),  # ours: the last liveness_check verdict
                             ("note", "string"),  # ours: the last file-watch action
                         )
+                    }
+                    | {  # ours: a process with memory_max, cpu_max or pids_max, while it runs
+                        "cgroup": {
+                            "type": "object",
+                            "properties": {
+                                "path": {"type": "string"},
+                                "memory_bytes": {"type": "integer", "nullable": True},
+                                "cpu_seconds": {"type": "number", "nullable": True},
+                                "oom_kills": {"type": "integer"},
+                            },
+                        }
                     },
                 },
                 "BulkResult": {
