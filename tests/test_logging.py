@@ -564,7 +564,7 @@ def test_sink_publishes_log_and_communication_events(tmp_path: Path) -> None:
     )
     flow = Flow()
     flow.sent(200)
-    sink = LogSinkActor.start(config, "stdout", ctx, None)
+    sink = LogSinkActor.start(config, ctx, {"stdout": None})
     try:
         sink.tell(Chunk(b"\x1b[31mbefore\x1b[0m" + BEGIN_TOKEN[:5], 42, flow))
         sink.tell(Chunk(BEGIN_TOKEN[5:] + b"secret" + END_TOKEN + b"after\n", 42, flow))
@@ -582,6 +582,114 @@ def test_sink_publishes_log_and_communication_events(tmp_path: Path) -> None:
         200 - len(b"\x1b[31mbefore\x1b[0m") - len(BEGIN_TOKEN) - len(b"secret") - len(END_TOKEN)
     )
     assert flow.pending == expected_pending - len(b"after\n")  # every chunk acknowledged
+
+
+def _sink_ctx(tmp_path: Path, level: int = 20) -> object:
+    import logging
+
+    from supervisord.config.model import SupervisordConfig
+    from supervisord.runtime.context import RuntimeContext
+    from supervisord.runtime.spawn import ManagedPids
+
+    logger = logging.getLogger(f"test-sink-{level}")
+    logger.setLevel(level)
+    settings = SupervisordConfig(childlogdir=str(tmp_path), identifier="t")
+    return RuntimeContext(
+        ioloop=IOLoop(),
+        pids=ManagedPids(),
+        logger=logger,
+        settings=settings,
+        base_environ={},
+        serverurl=None,
+    )
+
+
+def test_one_sink_actor_per_process_and_none_for_discarded_output(tmp_path: Path) -> None:
+    """Issue 13: a process costs one sink actor for both channels, and none when its output goes nowhere
+    (NONE, /dev/null, redirect_stderr) unless events, capture, syslog or a debug main log need it."""
+    import dataclasses
+    import logging
+
+    from supervisord.actors.logsink import LogSink
+    from supervisord.config.model import LogDestination, LogKind, ProcessConfig, StreamLogConfig
+
+    null = StreamLogConfig(destinations=(LogDestination(LogKind.NULL),))
+    base = ProcessConfig(name="p", group="p", program_name="p", command="x")
+    ctx = _sink_ctx(tmp_path)
+    cases = {
+        "auto both": (base, {"stdout", "stderr"}),
+        "both NONE": (dataclasses.replace(base, stdout=null, stderr=null), set()),
+        "stdout NONE, stderr AUTO": (dataclasses.replace(base, stdout=null), {"stderr"}),
+        "/dev/null + redirect_stderr": (dataclasses.replace(base, stdout=null, redirect_stderr=True), set()),
+        "NONE but events": (
+            dataclasses.replace(base, stdout=dataclasses.replace(null, events_enabled=True), stderr=null),
+            {"stdout"},
+        ),
+        "NONE but capture mode": (
+            dataclasses.replace(base, stdout=dataclasses.replace(null, capture_maxbytes=100), stderr=null),
+            {"stdout"},
+        ),
+    }
+    for what, (config, channels) in cases.items():
+        sink = LogSink(config, ctx)  # type: ignore[arg-type]
+        try:
+            assert set(sink.channels) == channels, what
+            assert (sink.ref is None) == (not channels), what
+            for channel in ("stdout", "stderr"):
+                assert (sink.for_channel(channel) is not None) == (channel in channels), (what, channel)
+                stream = config.stdout if channel == "stdout" else config.stderr
+                has_file = stream.primary_file is not None and not (
+                    channel == "stderr" and config.redirect_stderr
+                )
+                assert bool(sink.logfiles[channel]) == has_file, (what, channel)
+        finally:
+            sink.stop()
+    debug = LogSink(dataclasses.replace(base, stdout=null, stderr=null), _sink_ctx(tmp_path, logging.DEBUG))  # type: ignore[arg-type]
+    try:
+        assert debug.channels == {"stdout", "stderr"}  # the main log copies output at loglevel debug
+    finally:
+        debug.stop()
+
+
+def test_one_sink_writes_both_channels_in_order_and_closes_their_files(tmp_path: Path) -> None:
+    from supervisord.actors.logsink import Begin, Chunk, Eof, LogSinkActor
+    from supervisord.config.model import LogDestination, LogKind, ProcessConfig, StreamLogConfig
+
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+
+    def stream(path: Path) -> StreamLogConfig:
+        return StreamLogConfig(
+            destinations=(LogDestination(LogKind.FILE, path=str(path)),), maxbytes=60, backups=3
+        )
+
+    config = ProcessConfig(
+        name="p", group="p", program_name="p", command="x", stdout=stream(out), stderr=stream(err)
+    )
+    flow = Flow()
+    flow.sent(10_000)
+    sink = LogSinkActor.start(config, _sink_ctx(tmp_path), {"stdout": None, "stderr": None})
+    try:
+        sink.tell(Begin(7, "stdout"))
+        sink.tell(Begin(7, "stderr"))
+        for n in range(20):
+            channel = "stdout" if n % 3 else "stderr"
+            sink.tell(Chunk(f"{channel} {n:02d}\n".encode(), 7, flow, channel))
+        sink.ask(Eof(7, "stdout"), timeout=5)
+        stdout_files = sink.proxy().channels.get()["stdout"].files()
+        assert all(f.fd == -1 for f in stdout_files)  # closed once its child closed the pipe
+        assert all(f.fd >= 0 for f in sink.proxy().channels.get()["stderr"].files())  # stderr still open
+        sink.ask(Eof(7, "stderr"), timeout=5)
+    finally:
+        sink.stop(timeout=5)
+
+    def lines(path: Path) -> list[str]:
+        found = [Path(f"{path}.{n}") for n in (3, 2, 1)] + [path]
+        return "".join(f.read_text() for f in found if f.exists()).split()
+
+    assert lines(out) == [w for n in range(20) if n % 3 for w in ("stdout", f"{n:02d}")]
+    assert lines(err) == [w for n in range(20) if not n % 3 for w in ("stderr", f"{n:02d}")]
+    assert Path(f"{out}.1").exists()  # rotated (maxbytes 60) per channel
+    assert flow.pending == 10_000 - sum(len(f"stdout {n:02d}\n") for n in range(20))
 
 
 def test_redirect_stderr_goes_to_the_stdout_log(daemon: MakeDaemon, tmp_path: Path) -> None:
