@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("supervisord")
 
+SPLICE = hasattr(os, "splice")  # Linux, Python 3.10+
+PUMP_CHUNK = 1 << 20  # one splice or read moves at most this much
+PUMP_BUDGET = 8 << 20  # bytes moved per Readable before the pipe is watched (and the inbox served) again
+DRAIN_BUDGET = 4 << 20  # what a released pipe may still give (the loop's four reads of up to 1 MiB)
+
 # --- messages ---
 
 
@@ -52,7 +58,21 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Begin:
-    """Child ``pid`` was spawned: open ``channel``'s log files now (closed while it is not running)."""
+    """Child ``pid`` was spawned: open ``channel``'s log files now (closed while it is not running).
+
+    For a channel the sink reads itself (``splice``), ``pipe`` is the sink's own dup of the pipe (the sink
+    closes it) and ``flow`` resumes the loop's watch.
+    """
+
+    pid: int = 0
+    channel: str = "stdout"
+    pipe: int = -1
+    flow: Flow | None = None
+
+
+@dataclass(frozen=True)
+class Readable:
+    """The loop saw ``channel``'s pipe readable and paused it: move what is there, then resume the watch."""
 
     pid: int = 0
     channel: str = "stdout"
@@ -83,17 +103,33 @@ class _Flush:
 
 
 def attach_pipe(
-    loop: IOLoop, fd: int, sink: pykka.ActorRef[Any] | None, pid: int, channel: str = "stdout"
+    loop: IOLoop,
+    fd: int,
+    sink: pykka.ActorRef[Any] | None,
+    pid: int,
+    channel: str = "stdout",
+    direct: bool = False,
 ) -> Any:
     """Hand ``channel``'s pipe ``fd`` of child ``pid`` to the loop, delivering chunks to ``sink`` with
     backpressure (``sink`` None: the output is read and dropped, like Supervisor's /dev/null).
 
-    Returns the loop's handle, for :meth:`IOLoop.release` once the child is reaped.
+    ``direct``: the sink moves the bytes itself, pipe to file with ``splice`` (see :func:`splices`); the
+    loop only says when the pipe is readable. Returns the loop's handle, for :meth:`IOLoop.release` once
+    the child is reaped.
     """
     if sink is None:
         return loop.watch_pipe(fd, lambda data: None, lambda: None)
     flow = Flow()
     tell = sink.tell
+    if direct:
+        pipe = os.dup(fd)
+        try:
+            tell(Begin(pid, channel, pipe, flow))
+        except pykka.ActorDeadError:
+            os.close(pipe)
+            raise
+        readable, released = Readable(pid, channel), Eof(pid, channel)
+        return loop.watch_ready(fd, lambda: tell(readable), lambda: tell(released), flow)
     tell(Begin(pid, channel))
 
     def on_eof() -> None:
@@ -121,6 +157,22 @@ def discards(stream: StreamLogConfig, debug: bool) -> bool:
     )
 
 
+def splices(stream: StreamLogConfig, settings: Any, debug: bool) -> bool:
+    """True when a channel's bytes can go pipe to file untouched: one log file and nothing that must see
+    them (no other destination, syslog, ANSI stripping, capture mode, events, line format or debug copy)."""
+    files = [d for d in stream.destinations if d.kind in (LogKind.FILE, LogKind.AUTO)]
+    return (
+        len(files) == 1
+        and len(stream.destinations) == 1
+        and not stream.syslog
+        and stream.capture_maxbytes <= 0
+        and not stream.events_enabled
+        and stream.log_format == "raw"
+        and not settings.strip_ansi
+        and not debug
+    )
+
+
 class LogSink:
     """A process's handle on its one log sink actor (or on none, when every channel discards).
 
@@ -129,12 +181,13 @@ class LogSink:
     so each keeps its own targets, partial lines and rotation; the actor's inbox keeps each pipe's order.
     """
 
-    __slots__ = ("channels", "logfiles", "ref")
+    __slots__ = ("channels", "direct", "logfiles", "ref")
 
     def __init__(self, config: ProcessConfig, ctx: RuntimeContext) -> None:
         names = ["stdout"] if config.redirect_stderr else ["stdout", "stderr"]
         self.logfiles = {"stdout": "", "stderr": ""}  # the primary file of each channel, for readers
         autos: dict[str, str | None] = {}
+        direct = []
         debug = ctx.logger.isEnabledFor(logging.DEBUG)
         for channel in names:
             stream = config.stdout if channel == "stdout" else config.stderr
@@ -148,12 +201,19 @@ class LogSink:
                 self.logfiles[channel] = path or ""
             if not discards(stream, debug):
                 autos[channel] = auto
+            if splices(stream, ctx.settings, debug) and SPLICE:
+                direct.append(channel)
         self.channels = frozenset(autos)
+        self.direct = frozenset(direct)
         self.ref: pykka.ActorRef[Any] | None = LogSinkActor.start(config, ctx, autos) if autos else None
 
     def for_channel(self, channel: str) -> pykka.ActorRef[Any] | None:
         """The actor that writes ``channel``, or None when that channel's output is dropped."""
         return self.ref if channel in self.channels else None
+
+    def attach(self, loop: IOLoop, fd: int, pid: int, channel: str) -> Any:
+        """:func:`attach_pipe` for ``channel``: to this sink, dropped, or moved by splice."""
+        return attach_pipe(loop, fd, self.for_channel(channel), pid, channel, channel in self.direct)
 
     def tell(self, message: object) -> None:
         if self.ref is not None:
@@ -171,9 +231,12 @@ class _Channel:
     """One output channel of the process: its destinations and the state of its partial lines."""
 
     __slots__ = (
+        "flow",
         "formatter",
         "name",
         "pid",
+        "pipe",
+        "pipe_pid",
         "plain",
         "scanner",
         "stream_config",
@@ -194,6 +257,9 @@ class _Channel:
         self.scanner = CaptureScanner(capture) if capture > 0 else None
         self.formatter = _formatter(config, name, self.stream_config)
         self.pid = 0
+        self.pipe = -1  # our dup of the child's pipe, when we move its bytes ourselves (splice)
+        self.pipe_pid = 0
+        self.flow: Flow | None = None
         cfg = self.stream_config
         for dest in cfg.destinations:
             try:
@@ -236,6 +302,30 @@ class _Channel:
 
     def files(self) -> list[FileTarget]:
         return [target for target in self.targets if isinstance(target, FileTarget)]
+
+    def pump(self, budget: int) -> bool:
+        """Move up to ``budget`` bytes from our pipe into the (one) log file; False at EOF (pipe closed)."""
+        files = self.files()
+        while budget > 0:
+            if files:
+                moved = files[0].move_from(self.pipe, min(budget, PUMP_CHUNK))
+            else:  # the file could not even be set up: drain and drop, as a failed write would
+                try:
+                    moved = len(os.read(self.pipe, min(budget, PUMP_CHUNK)))
+                except BlockingIOError:
+                    moved = None
+            if moved is None:
+                return True
+            if moved == 0:
+                self.close_pipe()
+                return False
+            budget -= moved
+        return True
+
+    def close_pipe(self) -> None:
+        if self.pipe >= 0:
+            os.close(self.pipe)
+            self.pipe = -1
 
     def new_pid(self, pid: int) -> None:
         self.pid = pid
@@ -280,16 +370,36 @@ class LogSinkActor(HubSafeActor):
             elif isinstance(message, Eof):
                 ch = self.channels.get(message.channel)
                 if ch is not None:
+                    if ch.pipe >= 0 and message.pid == ch.pipe_pid:  # released: drain our dup, close it
+                        with blocking():
+                            ch.pump(DRAIN_BUDGET)
+                        ch.close_pipe()
                     self._on_eof(ch)
                     if message.pid == ch.pid:  # not an old life's late EOF: no child writes here now
                         self._close_files(ch)
+            elif isinstance(message, Readable):
+                ch = self.channels.get(message.channel)
+                if ch is not None and ch.pipe >= 0 and message.pid == ch.pipe_pid:
+                    with blocking():
+                        more = ch.pump(PUMP_BUDGET)
+                    if more and ch.flow is not None:
+                        ch.flow.done(0)  # watch the pipe again
             elif isinstance(message, Begin):
                 ch = self.channels.get(message.channel)
-                if ch is not None:
+                if ch is None:
+                    if message.pipe >= 0:
+                        os.close(message.pipe)
+                else:
                     if message.pid != ch.pid:
                         ch.new_pid(message.pid)
                     for file in ch.files():
                         file.open_quietly()
+                    if message.pipe >= 0:
+                        if ch.pipe >= 0:  # the last life's pipe, not released yet: what it holds first
+                            with blocking():
+                                ch.pump(DRAIN_BUDGET)
+                            ch.close_pipe()
+                        ch.pipe, ch.pipe_pid, ch.flow = message.pipe, message.pid, message.flow
             elif isinstance(message, _Flush):
                 self.flush_armed = False
             elif isinstance(message, Reopen):
@@ -426,6 +536,8 @@ class LogSinkActor(HubSafeActor):
 
     def on_stop(self) -> None:
         for ch in self.channels.values():
+            with contextlib.suppress(OSError):
+                ch.close_pipe()
             for target in ch.targets:
                 try:
                     if isinstance(target, FileTarget) and target.auto and not self.nocleanup:

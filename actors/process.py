@@ -18,7 +18,7 @@ import pykka
 from supervisord import events
 from supervisord.actors import operations, watcher
 from supervisord.actors.checks import Checks
-from supervisord.actors.logsink import Chunk, LogSink, Reopen, attach_pipe
+from supervisord.actors.logsink import Chunk, LogSink, Reopen
 from supervisord.actors.messages import (
     CheckResult,
     CheckTick,
@@ -439,7 +439,8 @@ class ProcessActor(HubSafeActor):
                 if self.stdin is not None:  # the pool writes events itself, through our outlet
                     self.pool.tell(ListenerStdin(self.config.name, self.stdin))
             else:
-                self.pipes.append(attach_pipe(loop, fd, sink, pid, channel))
+                assert self.sink is not None  # made in on_start
+                self.pipes.append(self.sink.attach(loop, fd, pid, channel))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self.checks.spawned()
         self._apply(self.machine.spawned(pid, now))

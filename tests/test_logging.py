@@ -195,6 +195,96 @@ def test_rotation_loses_and_doubles_nothing_at_full_rate(daemon: MakeDaemon, tmp
     d.stop()
 
 
+def _pump(target: FileTarget, lines: int) -> None:
+    """Feed ``lines`` numbered 64-byte lines through a real pipe into ``target.move_from`` until EOF."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+
+    def writer() -> None:
+        with os.fdopen(w, "wb") as out:
+            for n in range(1, lines + 1, 1000):
+                out.write(b"".join(b"%063d\n" % k for k in range(n, min(n + 1000, lines + 1))))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while True:
+            moved = target.move_from(r, 1 << 20)
+            if moved == 0:
+                break
+            if moved is None:
+                select.select([r], [], [], 5)
+    finally:
+        thread.join()
+        os.close(r)
+        target.close()
+
+
+def test_move_from_splices_and_still_rotates_after_whole_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sink's fast path (issue 13): bytes go pipe to file by splice(), except the last MiB before
+    maxbytes, which is read so that each file still ends after a whole line; nothing lost or doubled."""
+    calls = []
+    splice = os.splice
+
+    def counting(*args: object, **kwargs: object) -> int:
+        calls.append(args)
+        return splice(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "splice", counting)
+    log = tmp_path / "fast.log"
+    target = FileTarget(str(log), 3 * 1024 * 1024, 20)
+    lines = 200_000  # 12.8 MB: five files of at most 3 MiB
+    _pump(target, lines)
+    files = chain(log, 20)
+    assert series(files) == list(range(1, lines + 1))
+    assert all(p.stat().st_size <= 3 * 1024 * 1024 for p in files if p.exists())
+    assert Path(f"{log}.4").exists() and not Path(f"{log}.5").exists()
+    assert calls and target.spliceable  # spliced, and never had to fall back
+
+
+def test_move_from_appends_when_another_target_has_the_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """splice() writes at a position (O_APPEND is refused), so a file two targets share is only appended to."""
+    calls = []
+    monkeypatch.setattr(os, "splice", lambda *a, **k: calls.append(a) or 0)
+    log = tmp_path / "shared.log"
+    other = FileTarget(str(log), 0, 0)
+    other.write(b"%063d\n" % 0)  # opened by the other channel
+    target = FileTarget(str(log), 0, 0)
+    _pump(target, 5_000)
+    other.write(b"%063d\n" % 5_001)
+    other.close()
+    assert calls == []
+    assert series([log]) == list(range(0, 5_002))
+
+
+def test_spliced_log_loses_and_doubles_nothing_across_rotations(daemon: MakeDaemon, tmp_path: Path) -> None:
+    """A plain one-file channel is moved pipe to file by splice() in the daemon too (3 MB files: the
+    first 2 MB of each spliced, the last MiB read and cut after a whole line)."""
+    lines = 200_000  # 12.8 MB
+    log = tmp_path / "seq.log"
+    d = daemon(
+        f"""
+        [program:seq]
+        command = bash -c "{numbered(lines)}; exec sleep 1000"
+        stdout_logfile = {log}
+        stdout_logfile_maxbytes = 3MB
+        stdout_logfile_backups = 10
+        startsecs = 0
+        """,
+        args=INFO,
+    )
+    files = chain(log, 10)
+    wait_for(lambda: total_size(files) >= lines * 64, 60, what="every line to be logged")
+    assert series(files) == list(range(1, lines + 1))
+    assert Path(f"{log}.4").exists() and not Path(f"{log}.5").exists()
+    assert all(p.stat().st_size <= 3 * 1024 * 1024 for p in files if p.exists())
+    d.stop()
+
+
 def test_backups_zero_truncates_and_maxbytes_zero_never_rotates(daemon: MakeDaemon, tmp_path: Path) -> None:
     trunc, whole = tmp_path / "trunc.log", tmp_path / "whole.log"
     d = daemon(
