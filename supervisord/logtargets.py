@@ -331,10 +331,12 @@ class Compressor:
     def rotate(self, backups: int) -> None:
         self.wait()
         path = self.path
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{path}.{backups}.gz")  # first, so that no rename replaces a file (see shift_backups)
         for n in range(backups - 1, 0, -1):
             src = f"{path}.{n}.gz"
             if os.path.exists(src):
-                os.replace(src, f"{path}.{n + 1}.gz")
+                os.rename(src, f"{path}.{n + 1}.gz")
         if not os.path.exists(path):
             return
         os.replace(path, f"{path}.1")

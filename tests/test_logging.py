@@ -808,3 +808,29 @@ def test_main_log_reopened_on_sigusr2_after_mv(daemon: MakeDaemon, tmp_path: Pat
     assert "supervisord started with pid" in moved.read_text()
     assert "supervisord started with pid" not in d.log()
     d.stop()
+
+
+def test_rotation_never_renames_over_an_existing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On ext4 a rename that replaces a file forces the renamed file to disk (auto_da_alloc): rotation
+    removes the oldest backup first, as Supervisor does, and then only renames onto free names."""
+    from supervisord import rotation
+
+    log = tmp_path / "r.log"
+    for suffix in ("", ".1", ".2", ".3"):
+        Path(f"{log}{suffix}").write_text(suffix or "base")
+    replaced = []
+    rename = os.rename
+
+    def checked(src: str, dst: str) -> None:
+        if os.path.exists(dst):
+            replaced.append(dst)
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", checked)
+    monkeypatch.setattr(os, "replace", checked)
+    rotation.shift_backups(str(log), 3)
+    assert replaced == []
+    assert [Path(f"{log}.{n}").read_text() for n in (1, 2, 3)] == ["base", ".1", ".2"]
+    assert not log.exists()
