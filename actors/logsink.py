@@ -173,6 +173,14 @@ def splices(stream: StreamLogConfig, settings: Any, debug: bool) -> bool:
     )
 
 
+_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(channels: frozenset[str]) -> frozenset[str]:
+    """One instance of each set of channel names for all processes (a frozenset is ~200 bytes)."""
+    return _SETS.setdefault(channels, channels)
+
+
 class LogSink:
     """A process's handle on its one log sink actor (or on none, when every channel discards).
 
@@ -203,8 +211,8 @@ class LogSink:
                 autos[channel] = auto
             if splices(stream, ctx.settings, debug) and SPLICE:
                 direct.append(channel)
-        self.channels = frozenset(autos)
-        self.direct = frozenset(direct)
+        self.channels = _shared(frozenset(autos))
+        self.direct = _shared(frozenset(direct))
         self.ref: pykka.ActorRef[Any] | None = LogSinkActor.start(config, ctx, autos) if autos else None
 
     def for_channel(self, channel: str) -> pykka.ActorRef[Any] | None:
