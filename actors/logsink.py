@@ -388,10 +388,13 @@ class LogSinkActor(HubSafeActor):
             elif isinstance(message, Readable):
                 ch = self.channels.get(message.channel)
                 if ch is not None and ch.pipe >= 0 and message.pid == ch.pipe_pid:
-                    with blocking():
-                        more = ch.pump(PUMP_BUDGET)
-                    if more and ch.flow is not None:
-                        ch.flow.done(0)  # watch the pipe again
+                    more = True
+                    try:
+                        with blocking():
+                            more = ch.pump(PUMP_BUDGET)
+                    finally:  # even after an error: a pipe never watched again would stall the child
+                        if more and ch.flow is not None:
+                            ch.flow.done(0)  # watch the pipe again
             elif isinstance(message, Begin):
                 ch = self.channels.get(message.channel)
                 if ch is None:
