@@ -18,7 +18,7 @@ import pykka
 from supervisord import events
 from supervisord.actors import operations, watcher
 from supervisord.actors.checks import Checks
-from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
+from supervisord.actors.logsink import Chunk, LogSink, Reopen
 from supervisord.actors.messages import (
     CheckResult,
     CheckTick,
@@ -43,8 +43,7 @@ from supervisord.actors.messages import (
     WatchFired,
     WriteStdin,
 )
-from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
-from supervisord.logtargets import auto_log_path
+from supervisord.config.model import ProcessConfig
 from supervisord.mainlog import EFFECT_LEVELS
 from supervisord.runtime import faults, hooks
 from supervisord.runtime.cgroups import ProcessCgroup, exit_note
@@ -102,7 +101,7 @@ class ProcessActor(HubSafeActor):
         self.start_waiters: list[HubSafeFuture] = []
         self.stop_waiters: list[HubSafeFuture] = []
         self.settled: list[tuple[HubSafeFuture, Outcome]] = []  # waiters to resolve after the next publish
-        self.sinks: dict[str, Any] = {}
+        self.sink: LogSink | None = None  # one log sink actor for both channels (or none)
         self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
         self.restart_when_stopped = False
         self.logfiles = {"stdout": "", "stderr": ""}
@@ -118,20 +117,8 @@ class ProcessActor(HubSafeActor):
     # -- lifecycle --
 
     def on_start(self) -> None:
-        channels: list[tuple[str, StreamLogConfig]] = [("stdout", self.config.stdout)]
-        if not self.config.redirect_stderr:
-            channels.append(("stderr", self.config.stderr))
-        for channel, stream in channels:
-            auto = None
-            primary = stream.primary_file
-            if any(d.kind is LogKind.AUTO for d in stream.destinations):
-                settings = self.ctx.settings
-                auto = auto_log_path(self.config, channel, settings.childlogdir, settings.identifier)
-            if primary is not None:
-                self.logfiles[channel] = (
-                    (auto or "") if primary.kind is LogKind.AUTO else (primary.path or "")
-                )
-            self.sinks[channel] = LogSinkActor.start(self.config, channel, self.ctx, auto)
+        self.sink = LogSink(self.config, self.ctx)
+        self.logfiles = self.sink.logfiles
         self.watchers = watcher.start_watchers(self.config, self.ctx, self.actor_ref)
         if self.config.schedule.cron:
             ref = self.actor_ref
@@ -156,8 +143,8 @@ class ProcessActor(HubSafeActor):
         if self.child is not None:  # never leave a child behind, even on an abnormal stop
             self._kill(signal.SIGKILL, group=True)
             self._reap()
-        for sink in self.sinks.values():
-            sink.stop(block=False)
+        if self.sink is not None:
+            self.sink.stop()
         for ref in self.watchers:
             ref.stop(block=False)
 
@@ -233,8 +220,8 @@ class ProcessActor(HubSafeActor):
         elif isinstance(message, Resume):
             self.machine.resume()
         elif isinstance(message, Reopen):
-            for sink in self.sinks.values():
-                sink.tell(message)
+            if self.sink is not None:
+                self.sink.tell(message)
         elif isinstance(message, ClearLogs):
             return self._clear_logs()
         elif isinstance(message, WatchFired):
@@ -343,8 +330,8 @@ class ProcessActor(HubSafeActor):
                     os.truncate(path, 0)
         except OSError as exc:
             return Outcome("FAILED", f"{self.config.namespec}: {exc}")
-        for sink in self.sinks.values():
-            sink.tell(Reopen())
+        if self.sink is not None:
+            self.sink.tell(Reopen())
         return Outcome()
 
     def _request_start(self, request: Start) -> Outcome:
@@ -505,7 +492,7 @@ class ProcessActor(HubSafeActor):
         for channel, fd in (("stdout", child.stdout_fd), ("stderr", child.stderr_fd)):
             if fd is None:
                 continue
-            sink = self.sinks.get(channel)
+            sink = self.sink.for_channel(channel) if self.sink is not None else None
             if channel == "stdout" and self.pool is not None:
                 self.pipes.append(
                     loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
@@ -513,7 +500,8 @@ class ProcessActor(HubSafeActor):
                 if self.stdin is not None:  # the pool writes events itself, through our outlet
                     self.pool.tell(ListenerStdin(self.config.name, self.stdin))
             else:
-                self.pipes.append(attach_pipe(loop, fd, sink, pid))
+                assert self.sink is not None  # made in on_start
+                self.pipes.append(self.sink.attach(loop, fd, pid, channel))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self.checks.spawned()
         self._apply(self.machine.spawned(pid, now))

@@ -26,6 +26,7 @@ CASES = {
     "idle-cpu",
     "scale",
     "logs",
+    "logs-disk",
     "runtime",
 }
 CASES |= {"metrics", "web"}
@@ -79,7 +80,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert all(v > 5 for v in cases["rss"]["median"].values())
     assert cases["events"]["in_order"] and all(n[0] > 0 for n in cases["events"]["delivered"].values())
     assert all(cases["scale"]["all_ok"].values())
-    assert all(r["in_order_no_loss_no_dup"] for r in cases["logs"]["lossless"].values())
+    for name in ("logs", "logs-disk"):
+        assert all(r["in_order_no_loss_no_dup"] for r in cases[name]["lossless"].values()), name
+    assert cases["logs"]["scratch"]["filesystem"] == "tmpfs" or not Path("/dev/shm").is_dir()
+    assert cases["logs-disk"]["scratch"]["filesystem"] not in ("tmpfs", "ramfs")
     assert (
         all(cases["metrics"]["all_ok"].values()) and cases["metrics"]["ours_metrics_server_ms"]["median"] > 0
     )

@@ -65,6 +65,12 @@ class Flow:
                 self.paused = True
             return self.paused
 
+    def hold(self) -> None:
+        """Loop thread: the pipe was paused for a consumer that reads it itself (``watch_ready``); its next
+        :meth:`done` resumes it."""
+        with self._lock:
+            self.paused = True
+
     def done(self, nbytes: int) -> None:
         """Consumer thread: ``nbytes`` were written; may resume the pipe."""
         with self._lock:
@@ -98,6 +104,7 @@ class _Watch:
     flow: Flow | None = None  # pipes with backpressure
     registered: bool = True  # False while paused by its flow
     on_writable: Callable[[], bool] | None = None  # outlets: drain; False when nothing is left
+    on_readable: Callable[[], None] | None = None  # watch_ready: the consumer reads (a dup of) the pipe
 
 
 class IOLoop:
@@ -150,6 +157,26 @@ class IOLoop:
         watch = _Watch(fd, on_data, on_eof, flow)
         if flow is not None:
             flow._resume = lambda: self._call_soon(lambda: self._resume(watch))
+        self._call_soon(lambda: self._add(watch))
+        return watch
+
+    def watch_ready(
+        self, fd: int, on_readable: Callable[[], None], on_release: Callable[[], None], flow: Flow
+    ) -> _Watch:
+        """Own ``fd`` for a consumer that reads the pipe itself, through its own ``dup`` (a log sink moving
+        the bytes into its file with ``splice``, never through Python).
+
+        Each time the pipe is readable the loop pauses it and calls ``on_readable``; the consumer resumes it
+        with ``flow.done(0)`` once it has read what was there, and does not at EOF. :meth:`release` calls
+        ``on_release`` (the consumer drains its dup) and closes ``fd``; the loop itself never reads it.
+        """
+        os.set_blocking(fd, False)  # the consumer's dup shares this file description, so it too
+        try:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass
+        watch = _Watch(fd, None, on_release, flow, on_readable=on_readable)
+        flow._resume = lambda: self._call_soon(lambda: self._resume(watch))
         self._call_soon(lambda: self._add(watch))
         return watch
 
@@ -246,6 +273,11 @@ class IOLoop:
         # A few reads empty any pipe (each takes up to its full size); a grandchild that keeps writing
         # must not hold the loop here, so whatever is still open after them is closed anyway.
         for watch in watches:
+            if watch.on_readable is not None:  # the consumer drains its own dup
+                if self._watches.get(watch.fd) is watch:
+                    self._drop(watch.fd)
+                    self._safely(watch.on_close)
+                continue
             for _ in range(4):
                 if self._watches.get(watch.fd) is not watch:
                     break  # at EOF, and closed
@@ -346,6 +378,12 @@ class IOLoop:
                 log.exception("io-loop writer failed")
             if not more:
                 self._drop(fd)
+            return
+        if watch.on_readable is not None:  # the consumer reads: pause until it says it has
+            self._pause(watch)
+            assert watch.flow is not None
+            watch.flow.hold()
+            self._safely(watch.on_readable)
             return
         if watch.on_data is None:  # a pidfd: readable means exited
             self._drop(fd)
