@@ -470,6 +470,19 @@ runpy.run_module("supervisord", run_name="__main__", alter_sys=True)
 """
 
 
+def open_paths(pid: int, part: str) -> list[str]:
+    """What the process has open whose path contains ``part``."""
+    paths = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if part in target:
+            paths.append(target)
+    return paths
+
+
 def injected(daemon, tmp_path: Path, body: str) -> Any:  # type: ignore[no-untyped-def]
     """A real daemon whose process actors carry the injected bugs above (test-only: a launcher)."""
     inject = tmp_path / "inject.py"
@@ -554,6 +567,7 @@ def test_a_dead_process_actor_is_replaced_one_for_one(daemon, tmp_path: Path) ->
     )
     a_pid, b_pid = d.pid_of("a"), d.pid_of("b")
     assert d.proc is not None
+    wait_for(lambda: not open_paths(d.proc.pid, "fragile"), what="fragile's log files closed")  # stopped
     fds = fd_count(d.proc.pid)
 
     assert rpc.supervisor.sendProcessStdin("a", "__die__\n") is True
