@@ -259,3 +259,38 @@ def test_a_burst_of_loop_requests_wakes_the_loop_once_and_all_of_them_run() -> N
     finally:
         loop.stop()
     assert all(not t.cancelled for t in timers)
+
+
+# -- the main log: a stop of many logs a line per process, to the file and to stdout --
+
+
+def test_one_record_is_formatted_once_for_every_handler(tmp_path: Path) -> None:
+    import logging
+
+    from supervisord.mainlog import RotatingLogHandler, SupervisorFormatter
+
+    formatter = SupervisorFormatter()
+    made: list[str] = []
+    real = formatter._line
+    formatter._line = lambda record: made.append(record.getMessage()) or real(record)  # type: ignore[method-assign]
+    logger = logging.getLogger("test_stopall.once")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    files = [tmp_path / "a.log", tmp_path / "b.log"]
+    handlers = [RotatingLogHandler(str(path), 0, 0) for path in files]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    try:
+        logger.info("stopped: x (terminated by SIGTERM)")
+        logger.info("stopped: x (terminated by SIGTERM)")  # the same words, a new record: a new line
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+    assert made == ["stopped: x (terminated by SIGTERM)"] * 2
+    texts = [path.read_text() for path in files]
+    assert texts[0] == texts[1]
+    assert re.fullmatch(
+        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO stopped: x \(terminated by SIGTERM\)\n){2}", texts[0]
+    )
