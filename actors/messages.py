@@ -24,9 +24,14 @@ class Start:
 
 @dataclass(frozen=True)
 class Stop:
-    """Stop the process; with ``wait`` the reply's ``done`` resolves once it is stopped."""
+    """Stop the process; with ``wait`` the reply's ``done`` resolves once it is stopped.
+
+    With a ``slot`` (a :class:`~supervisord.runtime.gather.Slot`, for a stop of many told at once) the
+    reply goes to the slot instead, and the slot itself is the ``done`` to resolve.
+    """
 
     wait: bool = True
+    slot: Any = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from supervisord.mainlog import EFFECT_LEVELS
 from supervisord.runtime import faults, hooks
 from supervisord.runtime.cgroups import ProcessCgroup, exit_note
 from supervisord.runtime.context import RuntimeContext
+from supervisord.runtime.gather import Slot
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
 from supervisord.runtime.outlet import Outlet
@@ -99,8 +100,9 @@ class ProcessActor(HubSafeActor):
         self.stopped_wall = 0.0
         self.serial = 0
         self.start_waiters: list[HubSafeFuture] = []
-        self.stop_waiters: list[HubSafeFuture] = []
-        self.settled: list[tuple[HubSafeFuture, Outcome]] = []  # waiters to resolve after the next publish
+        self.stop_waiters: list[HubSafeFuture | Slot] = []  # a Slot when the stop was one of many
+        # waiters to resolve after the next publish
+        self.settled: list[tuple[HubSafeFuture | Slot, Outcome]] = []
         self.sink: LogSink | None = None  # one log sink actor for both channels (or none)
         self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
         self.restart_when_stopped = False
@@ -208,7 +210,11 @@ class ProcessActor(HubSafeActor):
                 if message.then is not None:
                     message.then()
         elif isinstance(message, (Stop, Shutdown)):
-            return self._request_stop(message)
+            outcome = self._request_stop(message)
+            if isinstance(message, Stop) and message.slot is not None:
+                message.slot.answer(outcome)  # one of many stops told at once (Control.stop_many)
+                return None
+            return outcome
         elif isinstance(message, SignalProcess):
             return self._request_signal(message.signum)
         elif isinstance(message, WriteStdin):
@@ -373,7 +379,8 @@ class ProcessActor(HubSafeActor):
             self._stop_child(now)
         wait = isinstance(request, Shutdown) or request.wait
         if wait and self.machine.state not in STOPPED_STATES:
-            future = HubSafeFuture()
+            slot = request.slot if isinstance(request, Stop) else None
+            future = HubSafeFuture() if slot is None else slot
             self.stop_waiters.append(future)
             return Outcome(done=future)
         return Outcome(done=_resolved(Outcome()) if wait else None)
@@ -598,8 +605,8 @@ class ProcessActor(HubSafeActor):
         if new in STOPPED_STATES and self.report_down:
             self._report_down()
         if self.stop_waiters and new in STOPPED_STATES:
-            waiters, self.stop_waiters = self.stop_waiters, []
-            self.settled += [(future, Outcome()) for future in waiters]
+            stopped, self.stop_waiters = self.stop_waiters, []
+            self.settled += [(waiter, Outcome()) for waiter in stopped]
 
     def _report_down(self) -> None:
         self.report_down = False

@@ -38,6 +38,7 @@ from supervisord.actors.messages import (
     WriteStdin,
 )
 from supervisord.config.model import GroupConfig
+from supervisord.runtime.gather import Gather
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES, ProcessState
 
@@ -120,6 +121,12 @@ def _success(snap: ProcessSnapshot) -> Result:
 
 def _failure(snap: ProcessSnapshot, err: faults.Fault) -> Result:
     return Result(snap.name, snap.group, err.code, err.text)
+
+
+def _result(snap: ProcessSnapshot, outcome: Outcome) -> Result:
+    if outcome.ok:
+        return _success(snap)
+    return _failure(snap, faults.fault(outcome.fault, outcome.text or None))
 
 
 def _raise_for(outcome: Outcome) -> None:
@@ -310,11 +317,37 @@ class Control:
         return self._collect(((s, self.post(r, Start(wait=wait))) for s, r in chosen), stopping=False)
 
     def stop_many(self, found: Found, wait: bool = True) -> list[Result]:
-        """Stop each running process; every stop is posted before any answer is read (in parallel)."""
+        """Stop each running process: every stop is told at once, and the replies are gathered in one go.
+
+        Supervisor's order: each process is signalled (in the given order, on the actors' own time), those
+        that stopped at once answer first, the rest as they finish. "waiting for x to stop" is logged every
+        2 s for each one still stopping. (Supervisor also logs it at its first look, right after its loop of
+        kills, which catches the last few of a stop of many; ours would catch nearly all of them.)
+        """
         self.gate()
         chosen = [(s, r) for s, r in found if s.state in RUNNING_STATES]
-        posted = [(s, self.post(r, Stop(wait=wait))) for s, r in chosen]
-        return self._collect(iter(posted), stopping=True)
+        gather = Gather(len(chosen))
+        for index, (_, ref) in enumerate(chosen):
+            try:
+                ref.tell(Stop(wait=wait, slot=gather.slot(index)))
+            except pykka.ActorDeadError:
+                gather.fail(index, Outcome("SHUTDOWN_STATE"))
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while True:
+            try:
+                gather.done.get(timeout=2.0)
+                break
+            except pykka.Timeout:
+                pass
+            for index in gather.waiting():
+                self.daemon.logger.info("waiting for %s to stop", chosen[index][0].name)
+            for index in gather.pending():  # an actor that died never answers: never wait for ever
+                if not chosen[index][1].is_alive():
+                    gather.fail(index, Outcome("SHUTDOWN_STATE"))
+            if time.monotonic() > deadline:
+                for index in gather.pending():
+                    gather.fail(index, Outcome("FAILED", "timed out waiting for the process"))
+        return [_result(chosen[index][0], outcome) for index, outcome in gather.results()]
 
     def signal_many(self, found: Found, sig: object) -> list[Result]:
         """Signal each signallable process; a bad signal is a BAD_SIGNAL result for each (as Supervisor)."""

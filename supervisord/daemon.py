@@ -261,7 +261,7 @@ def serve(
     pids = ManagedPids()
     ioloop = IOLoop()
     if os.getpid() == 1 or become_subreaper():
-        watch_orphans(ioloop, OrphanReaper(pids, logger))
+        watch_orphans(ioloop, OrphanReaper(pids, logger, ioloop))
     ioloop.start()
     outlet.attach_stdio(ioloop)  # from here on, the loop drains what a slow stdout could not take
     try:

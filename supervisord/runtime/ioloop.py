@@ -215,9 +215,10 @@ class IOLoop:
             stopped = self._stopped
             if not stopped:
                 self._pending.append(lambda: self._close_writer(fd, close))
+                first = len(self._pending) == 1
         if stopped:
             close()  # the loop has stopped: nothing watches fd any more
-        else:
+        elif first:
             self._wake()
 
     def call_at(self, at: float, callback: Callable[[], None]) -> Timer:
@@ -237,9 +238,12 @@ class IOLoop:
             pass
 
     def _call_soon(self, fn: Callable[[], None]) -> None:
+        """Queue ``fn`` for the loop; only the first of a burst wakes it (it runs everything queued then)."""
         with self._lock:
             self._pending.append(fn)
-        self._wake()
+            first = len(self._pending) == 1
+        if first:
+            self._wake()
 
     def _add(self, watch: _Watch) -> None:
         self._watches[watch.fd] = watch
