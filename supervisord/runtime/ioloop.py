@@ -201,6 +201,10 @@ class IOLoop:
         self._call_soon(lambda: self._push(timer))
         return timer
 
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on this thread soon, after what is already pending (a message to a loop-side object)."""
+        self._call_soon(fn)
+
     # -- internals, loop thread --
 
     def _wake(self) -> None:
