@@ -518,6 +518,11 @@ class Control:
         self.leaving = True
         gevent.spawn_later(0.05, self.daemon.request, mood)
 
+    def event_drops(self) -> dict[str, int]:
+        """Events each listener pool has dropped on overflow of its ``buffer_size`` (for ``/metrics``)."""
+        ctx = self.daemon.ctx
+        return dict(ctx.event_drops) if ctx is not None else {}
+
     def remote_comm(self, type: str, data: str) -> None:
         """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too)."""
         from supervisord import events
