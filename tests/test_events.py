@@ -379,3 +379,36 @@ def test_every_dropped_event_is_logged_and_counted_in_metrics(daemon, tmp_path: 
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
     assert d.stop() == 0
+
+
+@pytest.mark.parametrize("mode", ["failfirst", "dieevery"])
+def test_redelivery_keeps_every_event_once_and_in_order(daemon, tmp_path: Path, mode: str) -> None:
+    """FAIL redelivers at the head, and a listener that dies holding an event (with more staged behind it
+    at its link) loses none of them: each event is acknowledged once, in the order it was sent."""
+    out = tmp_path / "events.txt"
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:one]
+        command = {PY} {LISTENERS} {mode} {out}
+        events = REMOTE_COMMUNICATION
+        buffer_size = 200
+        startsecs = 0
+        autorestart = true
+        """,
+        supervisord="loglevel = info\n",
+    )
+    rpc = _rpc(port)
+    wait_for(lambda: rpc.supervisor.getProcessInfo("one")["statename"] == "RUNNING", what="the listener")
+    total = 40
+    calls = [{"methodName": "supervisor.sendRemoteCommEvent", "params": ["t", str(i)]} for i in range(total)]
+    rpc.system.multicall(calls)
+    wait_for(lambda: len(records(out)) >= total, timeout=60, what="every event acknowledged")
+    payloads = [int(r[3].rsplit("|", 1)[-1]) for r in records(out)]
+    assert payloads == list(range(total))
+    assert d.count("discarding event") == 0
+    if mode == "dieevery":
+        assert d.count(r"exited: one \(exit status 1") >= total // 5 - 1
+    assert d.stop() == 0
