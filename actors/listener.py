@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supervisord import events
-from supervisord.actors.eventbus import Deliver, Flush, PoolDrained
+from supervisord.actors.eventbus import Deliver, DeliverMany, Flush, PoolDrained
 from supervisord.actors.listenerlink import ACKNOWLEDGED, UNKNOWN, LinkReport, ListenerLink, Staged
 from supervisord.actors.messages import ListenerAttached, ListenerState, ListenerStdin
 from supervisord.config.model import GroupConfig
@@ -97,6 +97,11 @@ class ListenerPoolActor(HubSafeActor):
     def _handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
             self._accept(message.event, message.serial)
+            self._dispatch()
+        elif isinstance(message, DeliverMany):  # exactly as that many Delivers
+            for event, serial in message.items:
+                self._accept(event, serial)
+                self._dispatch()
         elif isinstance(message, LinkReport):
             self._on_report(message)
         elif isinstance(message, ListenerState):
@@ -137,7 +142,6 @@ class ListenerPoolActor(HubSafeActor):
                 "pool %s event buffer overflowed, discarding event %d", self.name, dropped.serial
             )
         self.queue.append(_Queued(event, serial, poolserial))
-        self._dispatch()
 
     def _give_back(self, items: tuple[_Queued, ...]) -> None:
         """Events a link did not get acknowledged: back into the queue where they were, by poolserial.

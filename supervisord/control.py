@@ -134,6 +134,7 @@ class Control:
         self.daemon = daemon
         self.leaving = False
         self.started = time.time()
+        self._remote_events: list[Any] = []  # sendRemoteCommEvent's events of this hub turn, for the bus
 
     # -- plumbing --
 
@@ -524,13 +525,33 @@ class Control:
         return dict(ctx.event_drops) if ctx is not None else {}
 
     def remote_comm(self, type: str, data: str) -> None:
-        """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too)."""
+        """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too).
+
+        The events of one hub turn (a whole multicall) go to the bus as one message, in order, once the
+        handler yields: a message per event woke a worker per event, which then fought the hub for the GIL.
+        """
         from supervisord import events
+        from supervisord.runtime.hubsafe import on_hub
+
+        event = events.remote_communication(type, data)
+        if not on_hub():
+            self._publish((event,))
+            return
+        if not self._remote_events:
+            gevent.get_hub().loop.run_callback(self._publish_remote)
+        self._remote_events.append(event)
+
+    def _publish_remote(self) -> None:
+        batch, self._remote_events = tuple(self._remote_events), []
+        self._publish(batch)
+
+    def _publish(self, batch: tuple[Any, ...]) -> None:
+        from supervisord.actors.eventbus import Publish
 
         bus = self.daemon.ctx.eventbus if self.daemon.ctx is not None else None
         if bus is not None:
             try:
-                bus.tell(events.remote_communication(type, data))
+                bus.tell(Publish(batch))
             except pykka.ActorDeadError:
                 pass
 
