@@ -127,6 +127,9 @@ def _raise_for(outcome: Outcome) -> None:
         raise faults.fault(outcome.fault, outcome.text or None)
 
 
+REMOTE_BATCH = 32  # sendRemoteCommEvent events handed to the bus per message (see Control.remote_comm)
+
+
 class Control:
     """One per daemon run; shared by every surface."""
 
@@ -527,8 +530,10 @@ class Control:
     def remote_comm(self, type: str, data: str) -> None:
         """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too).
 
-        The events of one hub turn (a whole multicall) go to the bus as one message, in order, once the
-        handler yields: a message per event woke a worker per event, which then fought the hub for the GIL.
+        The events of one hub turn (a multicall) go to the bus in order, :data:`REMOTE_BATCH` per message
+        and the rest once the handler yields: a message per event woke a worker per event, which then
+        fought the hub for the GIL; one message per multicall held every event back until the whole
+        multicall was handled, so under a flood a listener sat idle while its pool's buffer overflowed.
         """
         from supervisord import events
         from supervisord.runtime.hubsafe import on_hub
@@ -540,10 +545,13 @@ class Control:
         if not self._remote_events:
             gevent.get_hub().loop.run_callback(self._publish_remote)
         self._remote_events.append(event)
+        if len(self._remote_events) >= REMOTE_BATCH:
+            self._publish_remote()
 
     def _publish_remote(self) -> None:
         batch, self._remote_events = tuple(self._remote_events), []
-        self._publish(batch)
+        if batch:
+            self._publish(batch)
 
     def _publish(self, batch: tuple[Any, ...]) -> None:
         from supervisord.actors.eventbus import Publish
