@@ -98,10 +98,10 @@ class ListenerPoolActor(HubSafeActor):
         if isinstance(message, Deliver):
             self._accept(message.event, message.serial)
             self._dispatch()
-        elif isinstance(message, DeliverMany):  # exactly as that many Delivers
+        elif isinstance(message, DeliverMany):  # staged at once: one message to the link, not one each
             for event, serial in message.items:
                 self._accept(event, serial)
-                self._dispatch()
+            self._dispatch()
         elif isinstance(message, LinkReport):
             self._on_report(message)
         elif isinstance(message, ListenerState):
