@@ -89,14 +89,20 @@ _SCALARS: dict[str, Any] = {
 def _value(element: Element, depth: int = 1) -> Any:
     if depth > MAX_DEPTH:
         raise TooDeep
-    if element.tag != "value" or len(element) > 1:
+    if element.tag != "value":
         raise NotFast
-    if not len(element):
+    size = len(element)
+    if not size:
         return element.text or ""  # an untyped value is a string
-    if element.text and element.text.strip():
+    text = element.text
+    if size > 1 or (text and not text.isspace()):
         raise NotFast
     typed = element[0]
     tag = typed.tag
+    if tag == "string":  # the usual case, first: a multicall of 500 is mostly strings
+        if len(typed):
+            raise NotFast
+        return typed.text or ""
     convert = _SCALARS.get(tag)
     if convert is not None:
         try:
