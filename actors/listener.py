@@ -87,12 +87,9 @@ class ListenerPoolActor(HubSafeActor):
         return reply
 
     def _drained(self) -> bool:
-        """Nothing left that a live listener could still take."""
-        for lst in self.listeners.values():
-            if lst.process_state is ProcessState.RUNNING and lst.link and self.outstanding.get(lst.link):
-                return False
+        """Nothing left that a live listener could still take (events at a link may yet come back)."""
         alive = any(lst.process_state is ProcessState.RUNNING for lst in self.listeners.values())
-        return not (self.queue and alive)
+        return not alive or not (self.queue or any(self.outstanding.values()))
 
     def _handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
@@ -167,10 +164,11 @@ class ListenerPoolActor(HubSafeActor):
             ):
                 continue
             held = self.outstanding.get(link, 0)
+            if any(n for k, n in self.outstanding.items() if k is not link and k.name == listener.name):
+                continue  # an earlier spawn is still giving its events back: they go first
             if self.prefetch:
-                stale = any(n for k, n in self.outstanding.items() if k is not link)
-                if held > self.prefetch // 2 + 1 or stale:
-                    continue  # it has plenty (it asks at low water), or a dead spawn is still giving back
+                if held > self.prefetch // 2 + 1:
+                    continue  # it has plenty (it asks at low water)
                 room = 1 + self.prefetch - held
             else:
                 room = 1 if listener.ready and not held else 0
