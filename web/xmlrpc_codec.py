@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 MAXINT = 2**31 - 1
 MAX_DEPTH = 64  # arrays/structs nested deeper make a call a 400 (real calls nest 3 or 4 deep)
-FEED_SLICE = 16 << 10  # bytes of a big body parsed per feed (the GIL can change hands between feeds)
+FEED_SLICE = 4 << 10  # bytes of a big body parsed per feed (the GIL can change hands between feeds)
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
