@@ -134,7 +134,7 @@ class ListenerPoolActor(HubSafeActor):
         while self.queue and len(self.queue) + held >= self.buffer_size:
             dropped = self.queue.popleft()
             self.dropped += 1
-            self.ctx.event_drops[self.name] = self.dropped
+            self.ctx.event_drops[self.name] += 1  # per pool name: it keeps counting if the pool is replaced
             self.ctx.logger.error(
                 "pool %s event buffer overflowed, discarding event %d", self.name, dropped.serial
             )
