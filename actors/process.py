@@ -18,14 +18,13 @@ import pykka
 from supervisord import events
 from supervisord.actors import operations, watcher
 from supervisord.actors.checks import Checks
-from supervisord.actors.logsink import Chunk, LogSink, Reopen
+from supervisord.actors.logsink import LogSink, Reopen
 from supervisord.actors.messages import (
     CheckResult,
     CheckTick,
     ChildExited,
     ClearLogs,
     GetSnapshot,
-    ListenerOutput,
     ListenerState,
     ListenerStdin,
     Notified,
@@ -500,12 +499,14 @@ class ProcessActor(HubSafeActor):
             if fd is None:
                 continue
             sink = self.sink.for_channel(channel) if self.sink is not None else None
-            if channel == "stdout" and self.pool is not None:
-                self.pipes.append(
-                    loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
-                )
-                if self.stdin is not None:  # the pool writes events itself, through our outlet
-                    self.pool.tell(ListenerStdin(self.config.name, self.stdin))
+            if channel == "stdout" and self.pool is not None and self.stdin is not None:
+                # The protocol runs where the bytes arrive: the link parses stdout on the I/O loop and
+                # writes the pool's envelopes into our stdin outlet; it also feeds the log sink.
+                from supervisord.actors.listenerlink import ListenerLink
+
+                link = ListenerLink(self.config.name, self.pool, sink, pid, self.stdin, loop, self.ctx.logger)
+                self.pipes.append(loop.watch_pipe(fd, link.feed, link.eof))
+                self.pool.tell(ListenerStdin(self.config.name, link))
             else:
                 assert self.sink is not None  # made in on_start
                 self.pipes.append(self.sink.attach(loop, fd, pid, channel))
@@ -650,10 +651,6 @@ class ProcessActor(HubSafeActor):
                 pass
 
 
-def _noop() -> None:
-    pass
-
-
 def _after_hook(transition: Transition, config: ProcessConfig) -> tuple[str, str] | None:
     """The post_start/post_stop hook a transition calls for: RUNNING, or a run that ended (not a backoff)."""
     if transition.new is ProcessState.RUNNING and config.hooks.post_start:
@@ -663,17 +660,6 @@ def _after_hook(transition: Transition, config: ProcessConfig) -> tuple[str, str
     if ended and ran and config.hooks.post_stop:
         return "post_stop", config.hooks.post_stop
     return None
-
-
-def _protocol_tee(name: str, pool: Any, sink: Any, pid: int) -> Any:
-    """A listener's stdout: the protocol goes to its pool, and the raw bytes to its log as usual."""
-
-    def on_data(data: bytes) -> None:
-        pool.tell(ListenerOutput(name, data))
-        if sink is not None:
-            sink.tell(Chunk(data, pid))
-
-    return on_data
 
 
 def _resolved(value: Outcome) -> HubSafeFuture:

@@ -134,6 +134,9 @@ def _raise_for(outcome: Outcome) -> None:
         raise faults.fault(outcome.fault, outcome.text or None)
 
 
+REMOTE_BATCH = 32  # sendRemoteCommEvent events handed to the bus per message (see Control.remote_comm)
+
+
 class Control:
     """One per daemon run; shared by every surface."""
 
@@ -141,6 +144,7 @@ class Control:
         self.daemon = daemon
         self.leaving = False
         self.started = time.time()
+        self._remote_events: list[Any] = []  # sendRemoteCommEvent's events of this hub turn, for the bus
 
     # -- plumbing --
 
@@ -551,14 +555,44 @@ class Control:
         self.leaving = True
         gevent.spawn_later(0.05, self.daemon.request, mood)
 
+    def event_drops(self) -> dict[str, int]:
+        """Events each listener pool has dropped on overflow of its ``buffer_size`` (for ``/metrics``)."""
+        ctx = self.daemon.ctx
+        return dict(ctx.event_drops) if ctx is not None else {}
+
     def remote_comm(self, type: str, data: str) -> None:
-        """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too)."""
+        """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too).
+
+        The events of one hub turn (a multicall) go to the bus in order, :data:`REMOTE_BATCH` per message
+        and the rest once the handler yields: a message per event woke a worker per event, which then
+        fought the hub for the GIL; one message per multicall held every event back until the whole
+        multicall was handled, so under a flood a listener sat idle while its pool's buffer overflowed.
+        """
         from supervisord import events
+        from supervisord.runtime.hubsafe import on_hub
+
+        event = events.remote_communication(type, data)
+        if not on_hub():
+            self._publish((event,))
+            return
+        if not self._remote_events:
+            gevent.get_hub().loop.run_callback(self._publish_remote)
+        self._remote_events.append(event)
+        if len(self._remote_events) >= REMOTE_BATCH:
+            self._publish_remote()
+
+    def _publish_remote(self) -> None:
+        batch, self._remote_events = tuple(self._remote_events), []
+        if batch:
+            self._publish(batch)
+
+    def _publish(self, batch: tuple[Any, ...]) -> None:
+        from supervisord.actors.eventbus import Publish
 
         bus = self.daemon.ctx.eventbus if self.daemon.ctx is not None else None
         if bus is not None:
             try:
-                bus.tell(events.remote_communication(type, data))
+                bus.tell(Publish(batch))
             except pykka.ActorDeadError:
                 pass
 

@@ -23,6 +23,8 @@ CASES = {
     "storm",
     "storm-rss",
     "events",
+    "delivery",
+    "pingpong",
     "idle-cpu",
     "scale",
     "logs",
@@ -67,6 +69,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
     }
     assert doc["smoke"] is True
     assert set(doc["cases"]) == CASES
+    ceiling = doc["cases"].pop("pingpong")  # no daemon in it: one figure, no ratio
+    assert len(ceiling["samples"]["ceiling"]) == 1 and ceiling["median"]["ceiling"] > 0
     for name, case in doc["cases"].items():
         assert set(case["median"]) == {"ours", "supervisor"}, name
         for impl, samples in case["samples"].items():
@@ -79,6 +83,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert all(v > 1000 for v in cases["rpc"]["body_bytes"].values())
     assert all(v > 5 for v in cases["rss"]["median"].values())
     assert cases["events"]["in_order"] and all(n[0] > 0 for n in cases["events"]["delivered"].values())
+    delivery = cases["delivery"]
+    assert delivery["in_order"] and all(n == [300] for n in delivery["delivered"].values())
+    assert delivery["ceiling_events_per_s"] == ceiling["median"]["ceiling"]
+    assert set(delivery["fraction_of_ceiling"]) == {"ours", "supervisor"}
     assert all(cases["scale"]["all_ok"].values())
     for name in ("logs", "logs-disk"):
         assert all(r["in_order_no_loss_no_dup"] for r in cases[name]["lossless"].values()), name

@@ -313,8 +313,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=False)  # everything (the reference)
         self.registry.register(SupervisordCollector(control, feed, self.usage))
         self.registry.register(CgroupCollector(control))
-        self.own = CollectorRegistry(auto_describe=False)  # the daemon's own process_* metrics
+        self.own = CollectorRegistry(auto_describe=False)  # the daemon's own metrics, encoded per scrape
         ProcessCollector(registry=self.own)
+        self.own.register(EventDropsCollector(control))
         self.registry.register(_Joined(self.own))
         self.caches: dict[str, TextCache] = {}
         self.scrapes = 0
@@ -347,6 +348,32 @@ class Metrics:
         self.scrapes += 1
         elapsed = time.perf_counter() - started
         return Response(200, body, content_type, [("X-Scrape-Seconds", f"{elapsed:.6f}")])
+
+
+class EventDropsCollector:
+    """``supervisord_events_dropped_total{pool=…}``: events a listener pool discarded on buffer overflow.
+
+    Each drop is also one "discarding event" line in the main log, as in Supervisor; the counter makes
+    them visible to monitoring. It starts again at 0 when the daemon reloads (a counter reset).
+    """
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        family = CounterMetricFamily(
+            "supervisord_events_dropped",
+            "Events discarded because a listener pool's buffer_size was exceeded",
+            labels=["pool"],
+        )
+        for pool, count in sorted(self.control.event_drops().items()):
+            family.add_metric([pool], count)
+        yield family
 
 
 class _Joined:
