@@ -52,6 +52,20 @@ class Deliver:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """Several events, in order (a multicall of ``sendRemoteCommEvent``): one message, not one each."""
+
+    events: tuple[events.Event, ...]
+
+
+@dataclass(frozen=True)
+class DeliverMany:
+    """To a pool: several events it subscribed to, in order, as ``(event, serial)`` pairs."""
+
+    items: tuple[tuple[events.Event, int], ...]
+
+
+@dataclass(frozen=True)
 class Flush:
     """Forwarded to ``pools`` behind every event published before it; each answers ``PoolDrained``."""
 
@@ -118,6 +132,9 @@ class EventBusActor(HubSafeActor):
             for pool in message.pools:
                 pool.tell(message)
             return None
+        if isinstance(message, Publish):
+            self._publish_many(message.events)
+            return None
         if isinstance(message, _TickDue):
             if message.token == self.tick_token:
                 self._emit_ticks()
@@ -128,18 +145,32 @@ class EventBusActor(HubSafeActor):
         return None
 
     def _publish(self, event: events.Event) -> None:
+        targets = self._number(event)
+        if targets:
+            deliver = Deliver(event, self.serial)
+            for pool in targets:
+                pool.tell(deliver)
+
+    def _publish_many(self, batch: tuple[events.Event, ...]) -> None:
+        """Each event numbered as if published alone; each pool gets its share in one message."""
+        shares: dict[Any, list[tuple[events.Event, int]]] = {}
+        for event in batch:
+            for pool in self._number(event):
+                shares.setdefault(pool, []).append((event, self.serial))
+        for pool, items in shares.items():
+            pool.tell(DeliverMany(tuple(items)))
+
+    def _number(self, event: events.Event) -> list[Any]:
+        """Show ``event`` to the watchers; the pools subscribed to it, after taking the next serial for it."""
         self.published += 1
         for watch in self.watchers:
             watch(event)
         targets = [
             s.pool for s in self.subscriptions if any(eventtypes.matches(t, event.name) for t in s.types)
         ]
-        if not targets:
-            return
-        self.serial = self.serial + 1 if self.serial < sys.maxsize else 0
-        deliver = Deliver(event, self.serial)
-        for pool in targets:
-            pool.tell(deliver)
+        if targets:
+            self.serial = self.serial + 1 if self.serial < sys.maxsize else 0
+        return targets
 
     # -- ticks --
 

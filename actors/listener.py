@@ -1,11 +1,15 @@
-"""An event listener pool: ``[eventlistener:x]``'s buffer, and protocol 3.0 with each listener process.
+"""An event listener pool: ``[eventlistener:x]``'s buffer, and which listener gets which event.
 
 The listener processes themselves are ordinary :class:`ProcessActor`s (spawned, backed off and stopped like
-any program); their stdout is the protocol channel and is routed here, and so are their state changes. This
-actor keeps the pool's FIFO of events, one protocol state per listener (ACKNOWLEDGED → READY → BUSY →
-ACKNOWLEDGED, or UNKNOWN on garbage until the process restarts), hands each event to exactly one READY and
-RUNNING listener, and puts an event back at the head of the queue when its listener answers FAIL or dies
-while BUSY: nothing is lost but by overflow of ``buffer_size``, which drops the oldest and says so in the log.
+any program); their state changes are routed here. Protocol 3.0 itself (READY, the envelope, RESULT) runs
+on the I/O-loop thread, in each spawn's :class:`~supervisord.actors.listenerlink.ListenerLink`, where the
+listener's bytes arrive: this actor keeps the pool's FIFO of events and the decisions. It *stages* events
+at a link (a pool of one listener gets up to ``prefetch`` envelopes ahead, so the link can answer each
+``READY`` at once; a pool of several hands out one event at a time, to a listener that said READY), counts
+what the links report, takes back what a dead listener had not acknowledged (in order, at the head) and
+drops the oldest event on overflow of ``buffer_size``, saying so in the log and counting it for
+``/metrics``. Events staged at a link count against ``buffer_size``; the one in flight does not (as in
+Supervisor, whose buffer never holds the event a listener is working on).
 """
 
 from __future__ import annotations
@@ -13,28 +17,19 @@ from __future__ import annotations
 import collections
 import itertools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from supervisord import events
-from supervisord.actors.eventbus import Deliver, Flush, PoolDrained
-from supervisord.actors.messages import (
-    ListenerAttached,
-    ListenerOutput,
-    ListenerState,
-    ListenerStdin,
-    WriteStdin,
-)
+from supervisord.actors.eventbus import Deliver, DeliverMany, Flush, PoolDrained
+from supervisord.actors.listenerlink import ACKNOWLEDGED, UNKNOWN, LinkReport, ListenerLink, Staged
+from supervisord.actors.messages import ListenerAttached, ListenerState, ListenerStdin
 from supervisord.config.model import GroupConfig
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor
-from supervisord.runtime.outlet import Outlet
 from supervisord.states import STOPPED_STATES, ProcessState
 
-READY_TOKEN = b"READY\n"
-RESULT_PREFIX_LEN = len("RESULT ")
-
-ACKNOWLEDGED, READY, BUSY, UNKNOWN = "ACKNOWLEDGED", "READY", "BUSY", "UNKNOWN"
+PREFETCH = 32  # envelopes staged ahead at a pool's only listener (at most half its buffer_size)
 
 
 @dataclass(frozen=True)
@@ -54,19 +49,15 @@ class _Listener:
     name: str
     ref: Any = None
     process_state: ProcessState = ProcessState.STOPPED
-    protocol: str = ACKNOWLEDGED
-    buffer: bytearray = field(default_factory=bytearray)
-    current: _Queued | None = None
-    stdin: Outlet | None = None  # the listener's stdin: its process actor's outlet (which closes it)
-
-    def close_stdin(self) -> None:
-        self.stdin = None  # forget it: its owner closes it when the listener exits
+    protocol: str = ACKNOWLEDGED  # as its link last reported it
+    ready: bool = False  # its link said READY with nothing staged (pools of several take one at a time)
+    link: ListenerLink | None = None  # this spawn's protocol end, on the I/O loop
 
 
 class ListenerPoolActor(HubSafeActor):
-    # A listener's answers and state changes overtake queued deliveries: under a flood of events they are
+    # A listener's reports and state changes overtake queued deliveries: under a flood of events they are
     # what frees the next listener, so they must never wait behind the flood.
-    urgent = (ListenerOutput, ListenerState, ListenerStdin)
+    urgent = (LinkReport, ListenerState, ListenerStdin)
 
     def __init__(self, group: GroupConfig, ctx: RuntimeContext) -> None:
         super().__init__()
@@ -76,10 +67,15 @@ class ListenerPoolActor(HubSafeActor):
         self.ctx = ctx
         self.queue: collections.deque[_Queued] = collections.deque()
         self.listeners: dict[str, _Listener] = {p.name: _Listener(p.name) for p in group.processes}
+        # Prefetch only for a pool of one: with several, an event staged behind a busy listener would wait
+        # while another is free, and a FAIL goes back to the pool for the next READY listener.
+        self.prefetch = min(PREFETCH, self.buffer_size // 2) if len(self.listeners) == 1 else 0
+        self.outstanding: dict[ListenerLink, int] = {}  # events staged at each link, not yet reported back
         self.poolserials = itertools.count()
         self.delivered = 0
         self.dropped = 0
         self.rejected = 0
+        ctx.event_drops.setdefault(self.name, 0)
         self.flushes: list[Flush] = []  # shutdown is waiting for these to be answered once drained
 
     def on_receive(self, message: Any) -> Any:
@@ -91,28 +87,28 @@ class ListenerPoolActor(HubSafeActor):
         return reply
 
     def _drained(self) -> bool:
-        """Nothing left that a live listener could still take."""
-        if any(
-            lst.protocol == BUSY and lst.process_state is ProcessState.RUNNING
-            for lst in self.listeners.values()
-        ):
-            return False
+        """Nothing left that a live listener could still take (events at a link may yet come back)."""
         alive = any(lst.process_state is ProcessState.RUNNING for lst in self.listeners.values())
-        return not (self.queue and alive)
+        return not alive or not (self.queue or any(self.outstanding.values()))
 
     def _handle(self, message: Any) -> Any:
         if isinstance(message, Deliver):
             self._accept(message.event, message.serial)
-        elif isinstance(message, ListenerOutput):
-            listener = self.listeners.get(message.name)
-            if listener is not None:
-                listener.buffer += message.data
-                self._parse(listener)
+            self._dispatch()
+        elif isinstance(message, DeliverMany):  # staged at once: one message to the link, not one each
+            for event, serial in message.items:
+                self._accept(event, serial)
+            self._dispatch()
+        elif isinstance(message, LinkReport):
+            self._on_report(message)
         elif isinstance(message, ListenerState):
             self._on_state(message.name, message.state)
         elif isinstance(message, ListenerStdin):
             listener = self.listeners.setdefault(message.name, _Listener(message.name))
-            listener.stdin = message.outlet
+            if listener.link is not None and listener.link is not message.link:
+                listener.link.reclaim()
+            listener.link = message.link
+            listener.ready = False
         elif isinstance(message, ListenerAttached):
             self.listeners.setdefault(message.name, _Listener(message.name)).ref = message.ref
         elif isinstance(message, Flush):
@@ -120,6 +116,7 @@ class ListenerPoolActor(HubSafeActor):
         elif isinstance(message, GetPoolStats):
             return {
                 "queued": len(self.queue),
+                "staged": sum(self.outstanding.values()),
                 "delivered": self.delivered,
                 "dropped": self.dropped,
                 "rejected": self.rejected,
@@ -133,139 +130,102 @@ class ListenerPoolActor(HubSafeActor):
         poolserial = next(self.poolserials)
         if poolserial >= sys.maxsize:
             self.poolserials = itertools.count()
-        self._enqueue(_Queued(event, serial, poolserial), head=False)
-        self._dispatch()
-
-    def _enqueue(self, item: _Queued, *, head: bool) -> None:
-        if len(self.queue) >= self.buffer_size:
+        held = sum(n - 1 for n in self.outstanding.values() if n > 1)  # staged, not in flight
+        while self.queue and len(self.queue) + held >= self.buffer_size:
             dropped = self.queue.popleft()
             self.dropped += 1
+            self.ctx.event_drops[self.name] += 1  # per pool name: it keeps counting if the pool is replaced
             self.ctx.logger.error(
                 "pool %s event buffer overflowed, discarding event %d", self.name, dropped.serial
             )
-        if head:
-            self.queue.appendleft(item)
-        else:
-            self.queue.append(item)
+        self.queue.append(_Queued(event, serial, poolserial))
 
-    @staticmethod
-    def _can_take(listener: _Listener) -> bool:
-        return (
-            listener.protocol == READY
-            and listener.process_state is ProcessState.RUNNING
-            and listener.ref is not None
-        )
+    def _give_back(self, items: tuple[_Queued, ...]) -> None:
+        """Events a link did not get acknowledged: back into the queue where they were, by poolserial.
+
+        Usually they are older than everything queued (at the head); the merge covers envelopes that were
+        on their way to a link that had just closed, and come back after the ones it closed with.
+        """
+        if self.queue and self.queue[0].poolserial < items[-1].poolserial:
+            self.queue = collections.deque(sorted([*items, *self.queue], key=lambda q: q.poolserial))
+        else:
+            self.queue.extendleft(reversed(items))
 
     def _dispatch(self) -> None:
-        while self.queue:
-            listener = next((lst for lst in self.listeners.values() if self._can_take(lst)), None)
-            if listener is None:
+        for listener in self.listeners.values():
+            if not self.queue:
                 return
-            item = self.queue.popleft()
-            listener.protocol = BUSY
-            listener.current = item
-            data = events.envelope(
-                item.event,
-                identifier=self.ctx.settings.identifier,
-                serial=item.serial,
-                pool=self.name,
-                poolserial=item.poolserial,
-            )
-            self.ctx.logger.debug("event %d sent to listener %s", item.serial, listener.name)
-            self._send(listener, data)
-
-    def _send(self, listener: _Listener, data: bytes) -> None:
-        """Hand one envelope to the listener's stdin outlet: never blocks, even if it stopped reading."""
-        if listener.stdin is None:
-            listener.ref.tell(WriteStdin(data))
-            return
-        try:
-            taken = listener.stdin.write(data)
-        except OSError:  # it died under us: its state change will put the event back in the queue
-            listener.close_stdin()
-            return
-        if not taken:  # it answered events it never read (only one is ever in flight): not the protocol
-            self.ctx.logger.error("%s: stdin is full, it is not reading its events", listener.name)
-            self._requeue(listener)
-            self._garbage(listener)
+            link = listener.link
+            if (
+                link is None
+                or listener.protocol == UNKNOWN
+                or listener.process_state is not ProcessState.RUNNING
+                or listener.ref is None
+            ):
+                continue
+            held = self.outstanding.get(link, 0)
+            if any(n for k, n in self.outstanding.items() if k is not link and k.name == listener.name):
+                continue  # an earlier spawn is still giving its events back: they go first
+            if self.prefetch:
+                if held > self.prefetch // 2 + 1:
+                    continue  # it has plenty (it asks at low water)
+                room = 1 + self.prefetch - held
+            else:
+                room = 1 if listener.ready and not held else 0
+            if room <= 0:
+                continue
+            batch = []
+            identifier = self.ctx.settings.identifier
+            for _ in range(min(room, len(self.queue))):
+                item = self.queue.popleft()
+                data = events.envelope(
+                    item.event,
+                    identifier=identifier,
+                    serial=item.serial,
+                    pool=self.name,
+                    poolserial=item.poolserial,
+                )
+                batch.append(Staged(item, item.serial, data))
+            listener.ready = False
+            self.outstanding[link] = held + len(batch)
+            link.stage(batch, self.prefetch)
 
     def on_stop(self) -> None:
         for listener in self.listeners.values():
-            listener.close_stdin()
+            if listener.link is not None:
+                listener.link.reclaim()  # it must not write to a listener after its pool has gone
+                listener.link = None
 
-    # -- the protocol --
+    # -- what the links say --
 
-    def _parse(self, listener: _Listener) -> None:
-        buf = listener.buffer
-        while buf:
-            if listener.protocol == UNKNOWN:
-                buf.clear()
-            elif listener.protocol == ACKNOWLEDGED:
-                if len(buf) < len(READY_TOKEN):
-                    return
-                if buf.startswith(READY_TOKEN):
-                    del buf[: len(READY_TOKEN)]
-                    self._become(listener, READY)
-                    self._dispatch()
-                else:
-                    self._garbage(listener)
-            elif listener.protocol == READY:
-                self._garbage(listener)
-            elif listener.protocol == BUSY:
-                end = buf.find(b"\n")
-                if end < 0:
-                    return
-                line = bytes(buf[:end])
-                try:
-                    length = int(line[RESULT_PREFIX_LEN:])
-                except ValueError:
-                    self.ctx.logger.error(
-                        "%s: bad result line: %r", listener.name, line.decode("utf-8", "replace")
-                    )
-                    self._requeue(listener)
-                    self._garbage(listener)
-                    continue
-                if len(buf) < end + 1 + length:
-                    return
-                result = bytes(buf[end + 1 : end + 1 + length])
-                del buf[: end + 1 + length]
-                if result == b"OK":
-                    self.delivered += 1
-                    listener.current = None
-                else:
-                    self.rejected += 1
-                    self._requeue(listener)
-                self._become(listener, ACKNOWLEDGED)
-
-    def _become(self, listener: _Listener, protocol: str) -> None:
-        self.ctx.logger.debug("%s: %s -> %s", listener.name, listener.protocol, protocol)
-        listener.protocol = protocol
-
-    def _garbage(self, listener: _Listener) -> None:
-        listener.buffer.clear()
-        listener.protocol = UNKNOWN
-        self.ctx.logger.warning(
-            "%s: has entered the UNKNOWN state and will no longer receive events, this usually indicates "
-            "the process violated the eventlistener protocol",
-            listener.name,
-        )
-        # Supervisor's rule: UNKNOWN is sticky until the process restarts for its own reasons (it exits, or
-        # someone restarts it). Restarting it from here would respawn a listener that always says the same
-        # wrong thing in a tight loop, with no backoff, since each spawn reached RUNNING.
-
-    def _requeue(self, listener: _Listener) -> None:
-        item, listener.current = listener.current, None
-        if item is not None:
-            self._enqueue(item, head=True)
+    def _on_report(self, report: LinkReport) -> None:
+        left = self.outstanding.get(report.link, 0) - report.acked - len(report.returned)
+        listener = self.listeners.get(report.name)
+        current = listener is not None and listener.link is report.link
+        if left > 0 or (current and not report.closed):
+            self.outstanding[report.link] = left
+        else:
+            self.outstanding.pop(report.link, None)
+        self.delivered += report.acked
+        self.rejected += report.rejected
+        if report.returned:
+            self._give_back(report.returned)
+        if listener is not None and current:
+            listener.protocol = report.protocol
+            listener.ready = report.ready
+            if report.closed:
+                listener.link = None
+        self._dispatch()
 
     def _on_state(self, name: str, state: ProcessState) -> None:
         listener = self.listeners.setdefault(name, _Listener(name))
         listener.process_state = state
         if state is ProcessState.STARTING:
             listener.protocol = ACKNOWLEDGED
-            listener.buffer.clear()
         elif state in STOPPED_STATES or state is ProcessState.BACKOFF:
-            self._requeue(listener)  # died or stopped while BUSY: the event goes to someone else
+            if listener.link is not None:  # died or stopped while BUSY: its events go back to the queue
+                listener.link.reclaim()
+                listener.link = None
             listener.protocol = ACKNOWLEDGED
-            listener.close_stdin()
+            listener.ready = False
         self._dispatch()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from supervisord.runtime.outlet import Outlet
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import ProcessState
 
@@ -24,9 +23,14 @@ class Start:
 
 @dataclass(frozen=True)
 class Stop:
-    """Stop the process; with ``wait`` the reply's ``done`` resolves once it is stopped."""
+    """Stop the process; with ``wait`` the reply's ``done`` resolves once it is stopped.
+
+    With a ``slot`` (a :class:`~supervisord.runtime.gather.Slot`, for a stop of many told at once) the
+    reply goes to the slot instead, and the slot itself is the ``done`` to resolve.
+    """
 
     wait: bool = True
+    slot: Any = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,20 @@ class Outcome:
 @dataclass(frozen=True)
 class SnapshotChanged:
     snapshot: ProcessSnapshot
+
+
+@dataclass(frozen=True)
+class ProcessActorDied:
+    """A process actor's handler raised: it is dead, its child killed and reaped (``clean``) or maybe not.
+
+    The supervisor actor replaces it (one-for-one) unless it died too often (see ``actors/supervisor.py``).
+    """
+
+    group: str
+    name: str
+    ref: Any
+    error: BaseException
+    clean: bool
 
 
 @dataclass(frozen=True)
@@ -267,14 +285,6 @@ class ListenerAttached:
 
 
 @dataclass(frozen=True)
-class ListenerOutput:
-    """A chunk of a listener's stdout (the protocol channel)."""
-
-    name: str
-    data: bytes
-
-
-@dataclass(frozen=True)
 class ListenerState:
     """A listener process changed state."""
 
@@ -284,12 +294,12 @@ class ListenerState:
 
 @dataclass(frozen=True)
 class ListenerStdin:
-    """A freshly spawned listener's stdin: the process actor's outlet, which the pool writes events to.
+    """A freshly spawned listener's protocol end (a ``ListenerLink``, on the I/O loop), for its pool.
 
-    Shared on purpose (an outlet is thread-safe): one fd, one queue, so the pool's envelopes and any
-    ``sendProcessStdin`` stay in order. The process actor still owns it and closes it when the listener
-    exits; the pool's writes then fail, and it forgets the outlet.
+    The link writes envelopes into the process actor's stdin outlet (thread-safe: one fd, one queue, so
+    envelopes and any ``sendProcessStdin`` stay in order). The process actor still owns the outlet and
+    closes it when the listener exits; the link's writes then fail, and it gives its events back.
     """
 
     name: str
-    outlet: Outlet
+    link: Any

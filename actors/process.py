@@ -18,18 +18,18 @@ import pykka
 from supervisord import events
 from supervisord.actors import operations, watcher
 from supervisord.actors.checks import Checks
-from supervisord.actors.logsink import Chunk, LogSinkActor, Reopen, attach_pipe
+from supervisord.actors.logsink import LogSink, Reopen
 from supervisord.actors.messages import (
     CheckResult,
     CheckTick,
     ChildExited,
     ClearLogs,
     GetSnapshot,
-    ListenerOutput,
     ListenerState,
     ListenerStdin,
     Notified,
     Outcome,
+    ProcessActorDied,
     ProcessDown,
     Restart,
     Resume,
@@ -42,11 +42,12 @@ from supervisord.actors.messages import (
     WatchFired,
     WriteStdin,
 )
-from supervisord.config.model import LogKind, ProcessConfig, StreamLogConfig
-from supervisord.logtargets import auto_log_path
+from supervisord.config.model import ProcessConfig
 from supervisord.mainlog import EFFECT_LEVELS
-from supervisord.runtime import hooks
+from supervisord.runtime import faults, hooks
+from supervisord.runtime.cgroups import ProcessCgroup, exit_note
 from supervisord.runtime.context import RuntimeContext
+from supervisord.runtime.gather import Slot
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.runtime.ioloop import Timer
 from supervisord.runtime.outlet import Outlet
@@ -73,6 +74,7 @@ from supervisord.states import (
     ProcessState,
     Spawn,
     Transition,
+    describe_exit,
 )
 
 # Bytes sent to a child's stdin and not yet read by it, beyond which sendProcessStdin answers "full".
@@ -80,6 +82,12 @@ STDIN_LIMIT = 1 << 20
 
 
 class ProcessActor(HubSafeActor):
+    # Rarely set, so class defaults: CPython 3.11 keeps up to 29 instance attributes in a compact shared-key
+    # table and turns a 30th into a dict of its own (+1.3 KB a process; tests/test_lean.py).
+    watch_note = ""  # the last watch action and its cause, shown in the description
+    cgroup_note = ""  # what the last exit said about the cgroup's memory limit
+    cron: operations.CronSchedule | None = None  # cron = …: the next run, an I/O-loop timer
+
     def __init__(
         self, config: ProcessConfig, group_priority: int, ctx: RuntimeContext, pool: Any = None
     ) -> None:
@@ -97,36 +105,24 @@ class ProcessActor(HubSafeActor):
         self.stopped_wall = 0.0
         self.serial = 0
         self.start_waiters: list[HubSafeFuture] = []
-        self.stop_waiters: list[HubSafeFuture] = []
-        self.settled: list[tuple[HubSafeFuture, Outcome]] = []  # waiters to resolve after the next publish
-        self.sinks: dict[str, Any] = {}
+        self.stop_waiters: list[HubSafeFuture | Slot] = []  # a Slot when the stop was one of many
+        # waiters to resolve after the next publish
+        self.settled: list[tuple[HubSafeFuture | Slot, Outcome]] = []
+        self.sink: LogSink | None = None  # one log sink actor for both channels (or none)
         self.report_down = False  # tell the supervisor when stopped (set by Shutdown)
         self.restart_when_stopped = False
         self.logfiles = {"stdout": "", "stderr": ""}
         self.watchers: list[Any] = []  # watcher actors (restart_when_binary_changed, ...), for our lifetime
-        self.watch_note = ""  # the last watch action and its cause, shown in the description
         self.checks = Checks(self)  # readiness_check, its watchdog and liveness_check_*
-        self.cron: operations.CronSchedule | None = None  # cron = …: the next run, an I/O-loop timer
         self.hooks: dict[int, hooks.RunningHook] = {}  # running hooks by pid
         self.pipes: list[Any] = []  # the I/O loop's handles on the child's output pipes
+        self.set_up = False  # on_start finished (pykka calls no on_failure for a failed on_start)
 
     # -- lifecycle --
 
     def on_start(self) -> None:
-        channels: list[tuple[str, StreamLogConfig]] = [("stdout", self.config.stdout)]
-        if not self.config.redirect_stderr:
-            channels.append(("stderr", self.config.stderr))
-        for channel, stream in channels:
-            auto = None
-            primary = stream.primary_file
-            if any(d.kind is LogKind.AUTO for d in stream.destinations):
-                settings = self.ctx.settings
-                auto = auto_log_path(self.config, channel, settings.childlogdir, settings.identifier)
-            if primary is not None:
-                self.logfiles[channel] = (
-                    (auto or "") if primary.kind is LogKind.AUTO else (primary.path or "")
-                )
-            self.sinks[channel] = LogSinkActor.start(self.config, channel, self.ctx, auto)
+        self.sink = LogSink(self.config, self.ctx)
+        self.logfiles = self.sink.logfiles
         self.watchers = watcher.start_watchers(self.config, self.ctx, self.actor_ref)
         if self.config.schedule.cron:
             ref = self.actor_ref
@@ -135,6 +131,7 @@ class ProcessActor(HubSafeActor):
             )
             self.cron.arm()
         self._publish()
+        self.set_up = True
 
     def on_stop(self) -> None:
         if self.timer is not None:
@@ -150,13 +147,55 @@ class ProcessActor(HubSafeActor):
         if self.child is not None:  # never leave a child behind, even on an abnormal stop
             self._kill(signal.SIGKILL, group=True)
             self._reap()
-        for sink in self.sinks.values():
-            sink.stop(block=False)
+        if self.sink is not None:
+            self.sink.stop()
         for ref in self.watchers:
             ref.stop(block=False)
 
     def on_failure(self, *args: object) -> None:
-        self.on_stop()
+        """A handler raised: pykka has stopped this actor, and the supervisor actor replaces it (one-for-one).
+
+        The child is killed and reaped here rather than handed to the new actor: what describes it (the
+        machine, timers, checks, hooks, the sinks its pipes feed) is the state that just failed, and the
+        fresh actor must start from a known one. Its exit status is logged, its pipes and stdin released as
+        at any reap, and every waiter answered, so nothing leaks or hangs; then the supervisor is told.
+        """
+        clean = True
+        try:
+            if self.child is not None:
+                pid = self.child.popen.pid
+                self._kill(signal.SIGKILL, group=True)
+                _, how = describe_exit(self._reap())
+                self.ctx.logger.warning(
+                    "killed %s (pid %d) of a dead actor: %s", self.config.namespec, pid, how
+                )
+                if self.pool is not None:  # an event it was handling goes to another listener
+                    self.pool.tell(ListenerState(self.config.name, ProcessState.EXITED))
+            self.on_stop()
+            failed = Outcome("FAILED", f"{self.config.namespec}: its actor died")
+            settled = self.settled + [(f, failed) for f in self.start_waiters + self.stop_waiters]
+            self.settled, self.start_waiters, self.stop_waiters = [], [], []
+            for future, result in settled:
+                future.set(result)
+        except Exception:  # the child may be left: the supervisor falls back to the orderly shutdown
+            clean = False
+            self.ctx.logger.critical(
+                "cleaning up the dead actor of %s failed", self.config.namespec, exc_info=True
+            )
+        died = ProcessActorDied(self.config.group, self.config.name, self.actor_ref, args[1], clean)  # type: ignore[arg-type]
+        try:
+            if self.ctx.supervisor is None:
+                raise pykka.ActorDeadError("no supervisor")
+            self.ctx.supervisor.tell(died)
+        except pykka.ActorDeadError:
+            faults.died(f"actor ProcessActor of {self.config.namespec}", args[1])
+
+    def _report_death(self, exc_info: Any) -> None:
+        """Not the whole daemon's death (the default): on_failure has the supervisor replace us. pykka calls
+        on_failure only for a failed message, so a failed on_start is handed to it here."""
+        self.ctx.logger.critical("the actor of %s died unexpectedly", self.config.namespec, exc_info=exc_info)
+        if not self.set_up:
+            self.on_failure(*exc_info)
 
     # -- requests --
 
@@ -173,7 +212,11 @@ class ProcessActor(HubSafeActor):
                 if message.then is not None:
                     message.then()
         elif isinstance(message, (Stop, Shutdown)):
-            return self._request_stop(message)
+            outcome = self._request_stop(message)
+            if isinstance(message, Stop) and message.slot is not None:
+                message.slot.answer(outcome)  # one of many stops told at once (Control.stop_many)
+                return None
+            return outcome
         elif isinstance(message, SignalProcess):
             return self._request_signal(message.signum)
         elif isinstance(message, WriteStdin):
@@ -185,8 +228,8 @@ class ProcessActor(HubSafeActor):
         elif isinstance(message, Resume):
             self.machine.resume()
         elif isinstance(message, Reopen):
-            for sink in self.sinks.values():
-                sink.tell(message)
+            if self.sink is not None:
+                self.sink.tell(message)
         elif isinstance(message, ClearLogs):
             return self._clear_logs()
         elif isinstance(message, WatchFired):
@@ -295,8 +338,8 @@ class ProcessActor(HubSafeActor):
                     os.truncate(path, 0)
         except OSError as exc:
             return Outcome("FAILED", f"{self.config.namespec}: {exc}")
-        for sink in self.sinks.values():
-            sink.tell(Reopen())
+        if self.sink is not None:
+            self.sink.tell(Reopen())
         return Outcome()
 
     def _request_start(self, request: Start) -> Outcome:
@@ -338,7 +381,8 @@ class ProcessActor(HubSafeActor):
             self._stop_child(now)
         wait = isinstance(request, Shutdown) or request.wait
         if wait and self.machine.state not in STOPPED_STATES:
-            future = HubSafeFuture()
+            slot = request.slot if isinstance(request, Stop) else None
+            future = HubSafeFuture() if slot is None else slot
             self.stop_waiters.append(future)
             return Outcome(done=future)
         return Outcome(done=_resolved(Outcome()) if wait else None)
@@ -403,12 +447,25 @@ class ProcessActor(HubSafeActor):
             status = 0
         child.popen.returncode = os.waitstatus_to_exitcode(status) if status else 0
         self.ctx.pids.discard(pid)
+        if child.cgroup is not None:
+            self._end_cgroup(child.cgroup, status)
         pipes, self.pipes = self.pipes, []
         self.ctx.ioloop.release(pipes)  # a grandchild may hold them open for ever
         if self.stdin is not None:  # what the child never read goes with it
             self.stdin.close()
             self.stdin = None
         return status
+
+    def _end_cgroup(self, cgroup: ProcessCgroup, status: int) -> None:
+        """Kill what the process left in its cgroup (no escaped grandchild outlives it), remove the cgroup."""
+        with blocking():  # SIGKILLed processes leave the cgroup within a millisecond or so
+            oom_kills, error = cgroup.finish()
+        if error:
+            self.ctx.logger.warning("%s: %s", self.config.namespec, error)
+        note = exit_note(cgroup, status, oom_kills)
+        if note:
+            self.ctx.logger.warning("%s: %s", self.config.namespec, note)
+        self.cgroup_note = note and f"{note} at {time.strftime('%H:%M:%S')}"
 
     def _environment(self) -> dict[str, str]:
         return child_environment(self.config, self.ctx.base_environ, self.ctx.serverurl)
@@ -444,15 +501,18 @@ class ProcessActor(HubSafeActor):
         for channel, fd in (("stdout", child.stdout_fd), ("stderr", child.stderr_fd)):
             if fd is None:
                 continue
-            sink = self.sinks.get(channel)
-            if channel == "stdout" and self.pool is not None:
-                self.pipes.append(
-                    loop.watch_pipe(fd, _protocol_tee(self.config.name, self.pool, sink, pid), _noop)
-                )
-                if self.stdin is not None:  # the pool writes events itself, through our outlet
-                    self.pool.tell(ListenerStdin(self.config.name, self.stdin))
+            sink = self.sink.for_channel(channel) if self.sink is not None else None
+            if channel == "stdout" and self.pool is not None and self.stdin is not None:
+                # The protocol runs where the bytes arrive: the link parses stdout on the I/O loop and
+                # writes the pool's envelopes into our stdin outlet; it also feeds the log sink.
+                from supervisord.actors.listenerlink import ListenerLink
+
+                link = ListenerLink(self.config.name, self.pool, sink, pid, self.stdin, loop, self.ctx.logger)
+                self.pipes.append(loop.watch_pipe(fd, link.feed, link.eof))
+                self.pool.tell(ListenerStdin(self.config.name, link))
             else:
-                self.pipes.append(attach_pipe(loop, fd, sink, pid))
+                assert self.sink is not None  # made in on_start
+                self.pipes.append(self.sink.attach(loop, fd, pid, channel))
         loop.watch_exit(child.pidfd, lambda: ref.tell(ChildExited(pid)))
         self.checks.spawned()
         self._apply(self.machine.spawned(pid, now))
@@ -549,8 +609,8 @@ class ProcessActor(HubSafeActor):
         if new in STOPPED_STATES and self.report_down:
             self._report_down()
         if self.stop_waiters and new in STOPPED_STATES:
-            waiters, self.stop_waiters = self.stop_waiters, []
-            self.settled += [(future, Outcome()) for future in waiters]
+            stopped, self.stop_waiters = self.stop_waiters, []
+            self.settled += [(waiter, Outcome()) for waiter in stopped]
 
     def _report_down(self) -> None:
         self.report_down = False
@@ -576,7 +636,10 @@ class ProcessActor(HubSafeActor):
             group_priority=self.group_priority,
             priority=self.config.priority,
             serial=self.serial,
-            note="; ".join(n for n in (self.watch_note, self.cron.describe() if self.cron else "") if n),
+            note="; ".join(
+                n for n in (self.watch_note, self.cgroup_note, self.cron.describe() if self.cron else "") if n
+            ),
+            cgroup=self.child.cgroup if self.child is not None else None,
             status=self.checks.status,
             health=self.checks.health,
         )
@@ -591,10 +654,6 @@ class ProcessActor(HubSafeActor):
                 pass
 
 
-def _noop() -> None:
-    pass
-
-
 def _after_hook(transition: Transition, config: ProcessConfig) -> tuple[str, str] | None:
     """The post_start/post_stop hook a transition calls for: RUNNING, or a run that ended (not a backoff)."""
     if transition.new is ProcessState.RUNNING and config.hooks.post_start:
@@ -604,17 +663,6 @@ def _after_hook(transition: Transition, config: ProcessConfig) -> tuple[str, str
     if ended and ran and config.hooks.post_stop:
         return "post_stop", config.hooks.post_stop
     return None
-
-
-def _protocol_tee(name: str, pool: Any, sink: Any, pid: int) -> Any:
-    """A listener's stdout: the protocol goes to its pool, and the raw bytes to its log as usual."""
-
-    def on_data(data: bytes) -> None:
-        pool.tell(ListenerOutput(name, data))
-        if sink is not None:
-            sink.tell(Chunk(data, pid))
-
-    return on_data
 
 
 def _resolved(value: Outcome) -> HubSafeFuture:

@@ -28,6 +28,7 @@ from supervisord.actors.messages import (
     GetSnapshots,
     ListenerAttached,
     Outcome,
+    ProcessActorDied,
     ProcessDown,
     ProcessesInOrder,
     RemoveGroup,
@@ -38,15 +39,21 @@ from supervisord.actors.messages import (
     StartNext,
 )
 from supervisord.actors.process import ProcessActor
-from supervisord.config.model import Config, GroupConfig, GroupKind, ProcessConfig
+from supervisord.config.model import AutoRestart, Config, GroupConfig, GroupKind, ProcessConfig
+from supervisord.runtime import faults
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import HubSafeActor, HubSafeFuture
 from supervisord.snapshot import ProcessSnapshot
-from supervisord.states import STOPPED_STATES, ProcessState
+from supervisord.states import RUNNING_STATES, STOPPED_STATES, ProcessState
 
 Key = tuple[str, str]  # (group, process name)
 DRAIN_TIMEOUT = 3.0  # seconds listeners get at shutdown to finish events already sent their way
 SPAWN_OVERLAP = 2  # autostarts of one tier forking at once (see _queue_start)
+# A dead process actor is replaced (one-for-one), OTP's intensity and period: its ACTOR_RESTARTS + 1st death
+# within ACTOR_RESTART_PERIOD seconds is a bug that replacing does not cure, and the daemon shuts down
+# (exit 1) rather than spin.
+ACTOR_RESTARTS = 3
+ACTOR_RESTART_PERIOD = 60.0
 
 
 @dataclass
@@ -117,6 +124,7 @@ class SupervisorActor(HubSafeActor):
         self.pools: dict[str, Any] = {}  # listener pool actors, by group name
         self.unpublished: set[Key] = set()  # processes whose actor has not published a snapshot yet
         self.snapshot_waiters: list[HubSafeFuture] = []  # GetSnapshots asked while some were unpublished
+        self.actor_deaths: dict[Key, list[float]] = {}  # when each process's actor was last replaced
 
     # -- lifecycle --
 
@@ -263,6 +271,8 @@ class SupervisorActor(HubSafeActor):
             self._settle_forked()
         elif isinstance(message, ProcessDown):
             self._process_down((message.group, message.name))
+        elif isinstance(message, ProcessActorDied):
+            self._replace(message)
         elif isinstance(message, GetSnapshots):
             if self.unpublished:  # never a partial list: answer once every process actor has published
                 future = HubSafeFuture()
@@ -293,6 +303,65 @@ class SupervisorActor(HubSafeActor):
         elif isinstance(message, GetConfigInfo):
             return [(g, g.name in self.groups) for g in self.last_read.groups]
         return None
+
+    def _replace(self, died: ProcessActorDied) -> None:
+        """One-for-one: a fresh actor for a process whose actor died (its child already killed and reaped).
+
+        It starts STOPPED, and is started again when the process was starting or running and ``autorestart``
+        is not false (its child was killed: an unexpected exit), or had not published a state yet and has
+        ``autostart``. A process the user had stopped stays stopped. Too many deaths in a row, or a death
+        whose cleanup failed, fall back to the orderly shutdown (exit 1).
+        """
+        key = (died.group, died.name)
+        entry = self.entries.get(key)
+        if entry is None or entry.ref != died.ref:
+            return  # its group was removed meanwhile
+        now = time.monotonic()
+        recent = [t for t in self.actor_deaths.get(key, []) if now - t < ACTOR_RESTART_PERIOD]
+        self.starting.discard(key)  # a Start it never handled will never report back
+        escalate = not died.clean or len(recent) >= ACTOR_RESTARTS
+        if escalate:
+            why = (
+                "its cleanup failed"
+                if not died.clean
+                else f"{len(recent) + 1} deaths in {ACTOR_RESTART_PERIOD:g} s"
+            )
+            faults.died(f"actor ProcessActor of {entry.config.namespec} ({why})", died.error)
+        if escalate or self.shutdown is not None:
+            self._process_down(key)
+            self._start_next()
+            self._settle_forked()
+            return
+        self.actor_deaths[key] = [*recent, now]
+        pool = self.pools.get(died.group)
+        before = entry.snapshot
+        entry.ref = ProcessActor.start(entry.config, entry.group.priority, self.ctx, pool)
+        entry.snapshot = None  # the new actor's serials start again
+        self.unpublished.add(key)
+        if pool is not None:
+            pool.tell(ListenerAttached(died.name, entry.ref))
+        self.ctx.logger.warning(
+            "replaced the dead actor of %s (%d of at most %d in %g s)",
+            entry.config.namespec,
+            len(recent) + 1,
+            ACTOR_RESTARTS,
+            ACTOR_RESTART_PERIOD,
+        )
+        queued = key in self.start_queue or key in self.waiting_for_deps  # its autostart is still ahead
+        if not queued and (
+            (before is None and entry.config.autostart)
+            or (
+                before is not None
+                and before.state in RUNNING_STATES
+                and entry.config.autorestart is not AutoRestart.NEVER
+            )
+        ):
+            if self._deps_ready(key):
+                self._queue_start(key)
+            else:
+                self.waiting_for_deps.append(key)
+        self._start_next()
+        self._settle_forked()
 
     # -- runtime group changes (reread / add / remove) --
 
@@ -345,6 +414,7 @@ class SupervisorActor(HubSafeActor):
         for key in keys:
             self.entries.pop(key).ref.stop(block=False)
             self.unpublished.discard(key)
+            self.actor_deaths.pop(key, None)
         self._settle_snapshots()
         del self.groups[name]
         pool = self.pools.pop(name, None)

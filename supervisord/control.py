@@ -38,6 +38,7 @@ from supervisord.actors.messages import (
     WriteStdin,
 )
 from supervisord.config.model import GroupConfig
+from supervisord.runtime.gather import Gather
 from supervisord.snapshot import ProcessSnapshot
 from supervisord.states import RUNNING_STATES, SIGNALLABLE_STATES, ProcessState
 
@@ -122,9 +123,18 @@ def _failure(snap: ProcessSnapshot, err: faults.Fault) -> Result:
     return Result(snap.name, snap.group, err.code, err.text)
 
 
+def _result(snap: ProcessSnapshot, outcome: Outcome) -> Result:
+    if outcome.ok:
+        return _success(snap)
+    return _failure(snap, faults.fault(outcome.fault, outcome.text or None))
+
+
 def _raise_for(outcome: Outcome) -> None:
     if not outcome.ok:
         raise faults.fault(outcome.fault, outcome.text or None)
+
+
+REMOTE_BATCH = 32  # sendRemoteCommEvent events handed to the bus per message (see Control.remote_comm)
 
 
 class Control:
@@ -134,6 +144,7 @@ class Control:
         self.daemon = daemon
         self.leaving = False
         self.started = time.time()
+        self._remote_events: list[Any] = []  # sendRemoteCommEvent's events of this hub turn, for the bus
 
     # -- plumbing --
 
@@ -310,11 +321,37 @@ class Control:
         return self._collect(((s, self.post(r, Start(wait=wait))) for s, r in chosen), stopping=False)
 
     def stop_many(self, found: Found, wait: bool = True) -> list[Result]:
-        """Stop each running process; every stop is posted before any answer is read (in parallel)."""
+        """Stop each running process: every stop is told at once, and the replies are gathered in one go.
+
+        Supervisor's order: each process is signalled (in the given order, on the actors' own time), those
+        that stopped at once answer first, the rest as they finish. "waiting for x to stop" is logged every
+        2 s for each one still stopping. (Supervisor also logs it at its first look, right after its loop of
+        kills, which catches the last few of a stop of many; ours would catch nearly all of them.)
+        """
         self.gate()
         chosen = [(s, r) for s, r in found if s.state in RUNNING_STATES]
-        posted = [(s, self.post(r, Stop(wait=wait))) for s, r in chosen]
-        return self._collect(iter(posted), stopping=True)
+        gather = Gather(len(chosen))
+        for index, (_, ref) in enumerate(chosen):
+            try:
+                ref.tell(Stop(wait=wait, slot=gather.slot(index)))
+            except pykka.ActorDeadError:
+                gather.fail(index, Outcome("SHUTDOWN_STATE"))
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while True:
+            try:
+                gather.done.get(timeout=2.0)
+                break
+            except pykka.Timeout:
+                pass
+            for index in gather.waiting():
+                self.daemon.logger.info("waiting for %s to stop", chosen[index][0].name)
+            for index in gather.pending():  # an actor that died never answers: never wait for ever
+                if not chosen[index][1].is_alive():
+                    gather.fail(index, Outcome("SHUTDOWN_STATE"))
+            if time.monotonic() > deadline:
+                for index in gather.pending():
+                    gather.fail(index, Outcome("FAILED", "timed out waiting for the process"))
+        return [_result(chosen[index][0], outcome) for index, outcome in gather.results()]
 
     def signal_many(self, found: Found, sig: object) -> list[Result]:
         """Signal each signallable process; a bad signal is a BAD_SIGNAL result for each (as Supervisor)."""
@@ -518,14 +555,44 @@ class Control:
         self.leaving = True
         gevent.spawn_later(0.05, self.daemon.request, mood)
 
+    def event_drops(self) -> dict[str, int]:
+        """Events each listener pool has dropped on overflow of its ``buffer_size`` (for ``/metrics``)."""
+        ctx = self.daemon.ctx
+        return dict(ctx.event_drops) if ctx is not None else {}
+
     def remote_comm(self, type: str, data: str) -> None:
-        """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too)."""
+        """Emit a REMOTE_COMMUNICATION event (no gate: Supervisor accepts it while stopping too).
+
+        The events of one hub turn (a multicall) go to the bus in order, :data:`REMOTE_BATCH` per message
+        and the rest once the handler yields: a message per event woke a worker per event, which then
+        fought the hub for the GIL; one message per multicall held every event back until the whole
+        multicall was handled, so under a flood a listener sat idle while its pool's buffer overflowed.
+        """
         from supervisord import events
+        from supervisord.runtime.hubsafe import on_hub
+
+        event = events.remote_communication(type, data)
+        if not on_hub():
+            self._publish((event,))
+            return
+        if not self._remote_events:
+            gevent.get_hub().loop.run_callback(self._publish_remote)
+        self._remote_events.append(event)
+        if len(self._remote_events) >= REMOTE_BATCH:
+            self._publish_remote()
+
+    def _publish_remote(self) -> None:
+        batch, self._remote_events = tuple(self._remote_events), []
+        if batch:
+            self._publish(batch)
+
+    def _publish(self, batch: tuple[Any, ...]) -> None:
+        from supervisord.actors.eventbus import Publish
 
         bus = self.daemon.ctx.eventbus if self.daemon.ctx is not None else None
         if bus is not None:
             try:
-                bus.tell(events.remote_communication(type, data))
+                bus.tell(Publish(batch))
             except pykka.ActorDeadError:
                 pass
 

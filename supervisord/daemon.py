@@ -30,7 +30,7 @@ from supervisord.config.errors import ConfigError
 from supervisord.config.model import Config
 from supervisord.logtargets import clear_auto_logs
 from supervisord.probes import close_prober
-from supervisord.runtime import faults, outlet
+from supervisord.runtime import cgroups, faults, outlet
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.hubsafe import bind_hub
 from supervisord.runtime.ioloop import IOLoop
@@ -253,6 +253,8 @@ def serve(
         logger.warning(warning)
     os.umask(settings.umask)
     stop_leftovers(settings.pidfile, logger)  # a crashed predecessor's children: never two copies
+    for line in cgroups.clean_leftovers():  # and whatever escaped into its cgroups
+        logger.warning("%s", line)
     bind_hub()
     # Actors hand work to each other across threads; with CPython's default 5 ms GIL switch interval a
     # thread woken by a message can wait that long behind a busy one (the hub parsing a request flood).
@@ -261,7 +263,7 @@ def serve(
     pids = ManagedPids()
     ioloop = IOLoop()
     if os.getpid() == 1 or become_subreaper():
-        watch_orphans(ioloop, OrphanReaper(pids, logger))
+        watch_orphans(ioloop, OrphanReaper(pids, logger, ioloop))
     ioloop.start()
     outlet.attach_stdio(ioloop)  # from here on, the loop drains what a slow stdout could not take
     try:
@@ -304,6 +306,8 @@ def serve(
         raise
     finally:
         pykka.ActorRegistry.stop_all(block=True, timeout=10)
+        for line in cgroups.close():
+            logger.warning("%s", line)
         ioloop.stop()
         keepalive.close()
         faults.install(None)

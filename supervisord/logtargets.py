@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import glob
 import gzip
 import logging
@@ -19,6 +20,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, TypeAlias
 
+from supervisord import logwatch
 from supervisord.config.model import ProcessConfig
 from supervisord.rotation import WriteHealth, shift_backups, write_all
 from supervisord.runtime.outlet import stdio
@@ -58,6 +60,17 @@ def clear_auto_logs(childlogdir: str, identifier: str) -> list[str]:
 
 # --- destinations ---
 
+# The last MiB before ``maxbytes`` goes through read() and write(), not splice(): cutting a file after its
+# last whole line needs the bytes in hand.
+SPLICE_MARGIN = 1 << 20
+SPLICE_FLAGS = os.SPLICE_F_NONBLOCK | os.SPLICE_F_MOVE
+
+# Log files this daemon has open, by path: splice() writes at a position (it refuses O_APPEND), which is
+# safe only while one FileTarget writes the file (stdout and stderr to one file, or two programs sharing
+# one, keep appending).
+_open_files: dict[str, int] = {}
+_open_lock = threading.Lock()
+
 
 class FileTarget:
     """An append-mode file rotated by size into ``.1`` … ``.backups`` (``backups`` 0: truncate).
@@ -69,7 +82,27 @@ class FileTarget:
     The file is opened on the first write (or :meth:`open_quietly` when the child spawns) and may be
     closed between two lives of the child, so a configured process costs no descriptor until it runs.
     A write that fails (a full disk) drops the chunk and is reported once, not once per chunk.
+
+    Every write, rotation, truncation and reopen is announced to the file's followers (``logwatch``), so a
+    ``tail -f`` sleeps until there is something to read.
     """
+
+    # Slots and a health record made on the first failure only: a daemon keeps two of these per program.
+    __slots__ = (
+        "appending",
+        "auto",
+        "backups",
+        "compressor",
+        "fd",
+        "health",
+        "maxbytes",
+        "path",
+        "rotate_at",
+        "rotate_every",
+        "size",
+        "spliceable",
+        "watch_key",
+    )
 
     def __init__(
         self,
@@ -91,11 +124,33 @@ class FileTarget:
         self.rotate_at = next_boundary(rotate_every, time.time()) if rotate_every else 0.0
         self.fd = -1
         self.size = 0
-        self.health = WriteHealth(f"log file {path}")
+        self.appending = True  # the fd has O_APPEND (cleared while splicing, set again for write())
+        self.health: WriteHealth | None = None
+        self.watch_key = logwatch.key(path)
+        self.spliceable = True  # False once splice() failed here (a file system without it): read path
 
     def open(self) -> None:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self.appending = True
+        with _open_lock:
+            _open_files[self.watch_key] = _open_files.get(self.watch_key, 0) + 1
         self.size = os.fstat(self.fd).st_size
+
+    def _close_fd(self) -> None:
+        os.close(self.fd)
+        self.fd = -1
+        with _open_lock:
+            left = _open_files.get(self.watch_key, 1) - 1
+            if left > 0:
+                _open_files[self.watch_key] = left
+            else:
+                _open_files.pop(self.watch_key, None)
+
+    def _append(self, on: bool) -> None:
+        """Switch the fd's O_APPEND: off for splice(), which refuses it, on again for write()."""
+        flags = fcntl.fcntl(self.fd, fcntl.F_GETFL)
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, flags | os.O_APPEND if on else flags & ~os.O_APPEND)
+        self.appending = on
 
     def open_quietly(self) -> None:
         """Open now (the child spawned: Supervisor creates its log file then); a failure is reported once."""
@@ -103,18 +158,71 @@ class FileTarget:
             try:
                 self.open()
             except OSError as exc:
-                self._report(self.health.failed(0, exc))
+                self._failed(0, exc)
 
     def write(self, data: bytes) -> None:
         try:
             if self.fd < 0:
                 self.open()
+            elif not self.appending:
+                self._append(True)
             self._write(data)
         except OSError as exc:
-            self._report(self.health.failed(len(data), exc))
+            self._failed(len(data), exc)
             return
-        if self.health.failing:
+        logwatch.changed(self.watch_key)
+        if self.health is not None and self.health.failing:
             self._report(self.health.succeeded())
+
+    def move_from(self, pipe: int, limit: int) -> int | None:
+        """Move up to ``limit`` bytes from the non-blocking ``pipe`` into the file: the count, 0 at EOF, or
+        None when the pipe is empty for now.
+
+        The bytes go by ``splice(2)``, pipe to file inside the kernel: one copy instead of a read and a
+        write, and no Python object. Within :data:`SPLICE_MARGIN` of ``maxbytes``, at a clock rotation, and
+        where splice fails, they are read and handed to :meth:`write` like a chunk, which cuts and rotates
+        after a whole line and reports failed writes. (So a line longer than the margin may be split at a
+        rotation, as one longer than ``maxbytes`` always is.)
+        """
+        room = self.maxbytes - self.size - SPLICE_MARGIN if self.maxbytes else limit
+        due = self.rotate_at and time.time() >= self.rotate_at
+        if self.spliceable and room > 0 and not due and self._alone():
+            try:
+                if self.appending:
+                    self._append(False)
+                os.lseek(self.fd, 0, os.SEEK_END)  # at the end, even after a copytruncate
+                moved = os.splice(pipe, self.fd, min(limit, room), flags=SPLICE_FLAGS)
+            except BlockingIOError:
+                return None
+            except OSError as exc:
+                log.info("log file %s: splice failed (%s), writing through reads", self.path, exc)
+                self.spliceable = False
+            else:
+                if moved:
+                    self.size += moved
+                    logwatch.changed(self.watch_key)
+                return moved
+        try:
+            data = os.read(pipe, limit)
+        except BlockingIOError:
+            return None
+        if data:
+            self.write(data)
+        return len(data)
+
+    def _alone(self) -> bool:
+        """Open, and the only FileTarget of this daemon with this file open (else: append, never splice)."""
+        if self.fd < 0:
+            try:
+                self.open()
+            except OSError:
+                return False  # the read path reports it
+        return _open_files.get(self.watch_key, 0) == 1
+
+    def _failed(self, nbytes: int, exc: OSError) -> None:
+        if self.health is None:
+            self.health = WriteHealth(f"log file {self.path}")
+        self._report(self.health.failed(nbytes, exc))
 
     @staticmethod
     def _report(message: str | None) -> None:
@@ -152,11 +260,10 @@ class FileTarget:
 
     def rotate(self) -> None:
         if self.backups <= 0:
-            os.ftruncate(self.fd, 0)  # O_APPEND: the next write lands at offset 0
+            os.ftruncate(self.fd, 0)  # O_APPEND (or the seek before a splice): the next write lands at 0
             self.size = 0
             return
-        os.close(self.fd)
-        self.fd = -1
+        self._close_fd()
         if self.compressor is not None:
             self.compressor.rotate(self.backups)
         else:
@@ -168,6 +275,7 @@ class FileTarget:
         if self.fd >= 0:
             self.close()
             self.open()
+        logwatch.changed(self.watch_key)  # a follower checks for a truncation or a new file
 
     def clear(self) -> None:
         """clearProcessLogs: remove the file and start an empty one (backups stay, as in Supervisor)."""
@@ -178,11 +286,11 @@ class FileTarget:
         self.open()
         if not was_open:
             self.close()
+        logwatch.changed(self.watch_key)
 
     def close(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+            self._close_fd()
         if self.compressor is not None:
             self.compressor.wait()
 
@@ -223,10 +331,12 @@ class Compressor:
     def rotate(self, backups: int) -> None:
         self.wait()
         path = self.path
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{path}.{backups}.gz")  # first, so that no rename replaces a file (see shift_backups)
         for n in range(backups - 1, 0, -1):
             src = f"{path}.{n}.gz"
             if os.path.exists(src):
-                os.replace(src, f"{path}.{n + 1}.gz")
+                os.rename(src, f"{path}.{n + 1}.gz")
         if not os.path.exists(path):
             return
         os.replace(path, f"{path}.1")

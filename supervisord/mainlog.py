@@ -79,8 +79,17 @@ class SupervisorFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__()
         self._second: tuple[int, str] = (-1, "")  # the last second formatted: most records share it
+        self._last: tuple[logging.LogRecord | None, str] = (None, "")  # the last record and its line
 
     def format(self, record: logging.LogRecord) -> str:
+        last = self._last  # one tuple, read and replaced atomically, like ``_second``
+        if last[0] is record:  # the file and the stdout copy format the same record: once is enough
+            return last[1]
+        line = self._line(record)
+        self._last = (record, line)
+        return line
+
+    def _line(self, record: logging.LogRecord) -> str:
         second = int(record.created)
         cached = self._second  # one tuple, read and replaced atomically: safe across threads
         if cached[0] == second:

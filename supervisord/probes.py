@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pykka
 
+from supervisord.config.checks import parse_http_probe
 from supervisord.config.model import Probe, ProcessConfig
 from supervisord.runtime.context import RuntimeContext
 from supervisord.runtime.spawn import SpawnError, start_side_command
@@ -132,12 +133,30 @@ def run(
     return _script(probe.target, timeout, config, env, ctx)
 
 
-def _http(url: str, timeout: float) -> Verdict:
-    """Any answer below 400 passes (redirects are followed, as the Go project does)."""
+def _http(target: str, timeout: float) -> Verdict:
+    """Any answer below 400 passes (redirects are followed, as the Go project does). With ``-d`` the
+    request is a POST of that body, as there; ``-H``, ``--cert``/``--key`` and ``--ca`` are honoured."""
     import requests  # here: ~8 MB of modules a daemon without http probes never needs
 
+    probe = parse_http_probe(target)  # checked at load; a file that went away since is a failed check
+    body: bytes | None = None
+    if probe.data is not None:
+        if probe.data.startswith("@"):
+            with open(probe.data[1:], "rb") as fh:
+                body = fh.read()
+        else:
+            body = probe.data.encode()
     try:
-        with requests.get(url, timeout=timeout, stream=True) as response:
+        with requests.request(
+            "POST" if body else "GET",
+            probe.url,
+            headers=dict(probe.headers),
+            data=body,
+            cert=(probe.cert, probe.key) if probe.cert and probe.key else None,
+            verify=probe.ca or True,
+            timeout=timeout,
+            stream=True,
+        ) as response:
             code = response.status_code
     except requests.RequestException as exc:
         return Verdict(False, _short(type(exc).__name__, exc))

@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supervisord.namespec import make as make_namespec
 from supervisord.states import ProcessState
+
+if TYPE_CHECKING:
+    from supervisord.runtime.cgroups import ProcessCgroup
 
 
 @dataclass(frozen=True, slots=True)  # slots: two live per process (the actor's and the cache's)
@@ -34,6 +37,7 @@ class ProcessSnapshot:
     note: str = ""  # the last file-watch action and its cause (appended to the description)
     status: str = ""  # the child's last sd_notify STATUS= text (readiness_check = notify)
     health: str = ""  # the last liveness_check verdict, e.g. "health: passing (HTTP 200)"
+    cgroup: ProcessCgroup | None = None  # the live process's own cgroup (memory_max, cpu_max, pids_max)
 
     @property
     def namespec(self) -> str:

@@ -10,7 +10,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import binarybuild
 from harness import Daemon
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """The one-file binary's tests run last, and its build starts now, overlapping everything else."""
+    binary = [item for item in items if item.nodeid.startswith("tests/test_binary.py")]
+    if binary:
+        items[:] = [item for item in items if item not in binary] + binary
+        binarybuild.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    binarybuild.stop()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
+import binarybuild
 import pytest
 from harness import wait_for
 from rpcutil import free_port
@@ -27,29 +28,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "dist" / "supervisord"
-BUILD_PYTHON = os.environ.get("SUPERVISORD_BUILD_PYTHON", "/usr/bin/python3")
 MAX_SIZE = 30 * 1024 * 1024
-
-
-def _missing_build_tools() -> str | None:
-    if not os.path.exists(BUILD_PYTHON):
-        return f"no distribution Python at {BUILD_PYTHON} (apt-get install python3 python3-venv)"
-    if subprocess.run([BUILD_PYTHON, "-c", "import ensurepip, venv"], capture_output=True).returncode != 0:
-        return f"{BUILD_PYTHON} cannot make venvs (apt-get install python3-venv)"
-    if not shutil.which("objdump") or not shutil.which("strip"):
-        return "binutils missing (apt-get install binutils)"
-    return None
 
 
 @pytest.fixture(scope="session")
 def binary() -> Path:
-    reason = _missing_build_tools()
+    reason = binarybuild.missing_build_tools()
     if reason:
         pytest.skip(f"cannot build the binary: {reason}")
-    proc = subprocess.run(
-        [str(ROOT / "scripts" / "build-binary")], cwd=ROOT, capture_output=True, text=True, timeout=1500
-    )
-    assert proc.returncode == 0, f"build-binary failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    code, output = binarybuild.wait(timeout=1500)  # started at collection (conftest), alongside the suite
+    assert code == 0, f"build-binary failed:\n{output}"
     return BINARY
 
 

@@ -143,3 +143,18 @@ def test_the_shipped_example_configs_check_clean(tmp_path: Path) -> None:
     for conf in examples:
         proc = run_cli("check", "-c", str(conf), cwd=tmp_path)
         assert proc.returncode == 0, f"{conf}: {proc.stdout}{proc.stderr}"
+
+
+def test_numprocs_above_the_bound_is_refused(tmp_path: Path) -> None:
+    """numprocs = 100000 (a typo) would be ~2 GB of state and 600,000 descriptors: refused at load, exit 2."""
+    conf = tmp_path / "sv.conf"
+    conf.write_text(
+        "[supervisord]\n[program:w]\ncommand = /bin/sleep 600\n"
+        "process_name = w%(process_num)d\nnumprocs = 100000\n"
+    )
+    proc = run_cli("check", "-c", str(conf), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{conf}:5:" in proc.stdout and "[program:w] numprocs" in proc.stdout, proc.stdout
+    assert "expected at most 10,000 processes" in proc.stdout, proc.stdout
+    conf.write_text(conf.read_text().replace("100000", "3"))
+    assert run_cli("check", "-c", str(conf), cwd=tmp_path).returncode == 0

@@ -513,6 +513,7 @@ def test_every_program_key(tmp_path: Path) -> None:
         ("umask = 8", "umask", "expected an octal number"),
         ("user = no_such_user_x", "user", "expected an existing user name or uid"),
         ("numprocs = 0", "numprocs", "expected an integer >= 1, got '0'"),
+        ("numprocs = 10001", "numprocs", "expected at most 10,000 processes (each costs descriptors"),
         ("numprocs_start = -1", "numprocs_start", "expected an integer >= 0"),
         ("process_name = a b", "process_name", "expected a name without spaces"),
         ("process_name = a:%(program_name)s", "process_name", "expected a name without spaces"),

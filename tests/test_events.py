@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import xmlrpc.client
 from pathlib import Path
 
 import pytest
+import requests
 from harness import wait_for
+from prometheus_client.parser import text_string_to_metric_families
 from rpcutil import free_port
 
 PY = sys.executable
@@ -332,4 +335,80 @@ def test_log_communication_and_remote_events_reach_a_listener(daemon, tmp_path: 
     assert remote_a[3] == remote_b[3] == "type:mytype|some data"
     assert remote_a[1] == remote_b[1]  # one global serial for the event...
     assert remote_b[2] == "0" and remote_a[2] != "0"  # ...and each pool numbers it in its own sequence
+    assert d.stop() == 0
+
+
+def test_every_dropped_event_is_logged_and_counted_in_metrics(daemon, tmp_path: Path) -> None:
+    """No silent drop: a flood at a small buffer drops events, and /metrics counts exactly the log's lines."""
+    out = tmp_path / "events.txt"
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:small]
+        command = {PY} {LISTENERS} record {out}
+        events = REMOTE_COMMUNICATION
+        buffer_size = 3
+        startsecs = 0
+        """,
+        supervisord="loglevel = info\n",
+    )
+    rpc = _rpc(port)
+    wait_for(lambda: rpc.supervisor.getProcessInfo("small")["statename"] == "RUNNING", what="the listener")
+    calls = [
+        {"methodName": "supervisor.sendRemoteCommEvent", "params": ["flood", str(i)]} for i in range(500)
+    ]
+    rpc.system.multicall(calls)
+    discarding = r"pool small event buffer overflowed, discarding event \d+"
+    wait_for(lambda: len(records(out)) + d.count(discarding) >= 500, timeout=30, what="every event settled")
+    dropped = d.count(discarding)
+    assert dropped > 0 and len(records(out)) + dropped == 500
+
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    counted = {
+        sample.labels["pool"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "supervisord_events_dropped"
+        for sample in family.samples
+        if sample.name == "supervisord_events_dropped_total"
+    }
+    assert counted == {"small": dropped}
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize("mode", ["failfirst", "dieevery"])
+def test_redelivery_keeps_every_event_once_and_in_order(daemon, tmp_path: Path, mode: str) -> None:
+    """FAIL redelivers at the head, and a listener that dies holding an event (with more staged behind it
+    at its link) loses none of them: each event is acknowledged once, in the order it was sent."""
+    out = tmp_path / "events.txt"
+    port = free_port()
+    d = daemon(
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:one]
+        command = {PY} {LISTENERS} {mode} {out}
+        events = REMOTE_COMMUNICATION
+        buffer_size = 200
+        startsecs = 0
+        autorestart = true
+        """,
+        supervisord="loglevel = info\n",
+    )
+    rpc = _rpc(port)
+    wait_for(lambda: rpc.supervisor.getProcessInfo("one")["statename"] == "RUNNING", what="the listener")
+    total = 40
+    calls = [{"methodName": "supervisor.sendRemoteCommEvent", "params": ["t", str(i)]} for i in range(total)]
+    rpc.system.multicall(calls)
+    wait_for(lambda: len(records(out)) >= total, timeout=60, what="every event acknowledged")
+    payloads = [int(r[3].rsplit("|", 1)[-1]) for r in records(out)]
+    assert payloads == list(range(total))
+    assert d.count("discarding event") == 0
+    if mode == "dieevery":
+        assert d.count(r"exited: one \(exit status 1") >= total // 5 - 1
     assert d.stop() == 0

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Daemon, tagged_pids, wait_for
+from harness import Daemon, proc_state, tagged_pids, wait_for
 from rpcutil import free_port
+from webutil import SSE
 
 from supervisord.runtime import faults
 from supervisord.runtime.hubsafe import HubSafeActor
@@ -428,29 +429,75 @@ def test_a_closed_pipe_leaves_no_reference_cycle() -> None:
 INJECT = """\
 import runpy, sys
 from supervisord.actors import process
+from supervisord.actors.messages import WriteStdin
 
-real = process.ProcessActor._on_exit
+real_exit, real_receive = process.ProcessActor._on_exit, process.ProcessActor.on_receive
+real_start = process.ProcessActor.on_start
+broken_once = set()
 
 
-def broken(self, pid):
+class Boom:
+    pass
+
+
+def broken_exit(self, pid):  # every exit of the program named victim kills its actor
     if self.config.name == "victim":
         raise RuntimeError("injected bug")
-    return real(self, pid)
+    return real_exit(self, pid)
 
 
-process.ProcessActor._on_exit = broken
+def on_receive(self, message):  # sendProcessStdin(name, "__die__\\n") kills that process's actor, once
+    if isinstance(message, WriteStdin) and message.data == b"__die__\\n":
+        self.actor_ref.tell(Boom())  # a tell: its exception kills the actor, as a bug in a handler would
+        return process.Outcome()
+    if isinstance(message, Boom):
+        raise RuntimeError("injected bug")
+    return real_receive(self, message)
+
+
+def on_start(self):  # the first actor of the program named fragile dies in its on_start
+    if self.config.name == "fragile" and "fragile" not in broken_once:
+        broken_once.add("fragile")
+        raise RuntimeError("injected bug at start")
+    real_start(self)
+
+
+process.ProcessActor._on_exit = broken_exit
+process.ProcessActor.on_start = on_start
+process.ProcessActor.on_receive = on_receive
 sys.argv = ["supervisord", *sys.argv[sys.argv.index("supervisord") + 1 :]]
 runpy.run_module("supervisord", run_name="__main__", alter_sys=True)
 """
 
 
-def test_a_dead_actor_stops_the_daemon_cleanly(daemon, tmp_path: Path) -> None:
-    """A bug that kills a process actor (injected here) used to leave a deaf daemon: the process showed a
-    stale state, start answered SHUTDOWN_STATE and SIGTERM no longer stopped it. Now: CRIT with the
-    traceback, every other program stopped in order, exit status 1."""
+def open_paths(pid: int, part: str) -> list[str]:
+    """What the process has open whose path contains ``part``."""
+    paths = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if part in target:
+            paths.append(target)
+    return paths
+
+
+def injected(daemon, tmp_path: Path, body: str) -> Any:  # type: ignore[no-untyped-def]
+    """A real daemon whose process actors carry the injected bugs above (test-only: a launcher)."""
     inject = tmp_path / "inject.py"
     inject.write_text(INJECT)
-    d = daemon(
+    d = daemon(body, start=False)
+    return d.start(prefix=[PY, str(inject)])
+
+
+def test_a_process_actor_dying_again_and_again_stops_the_daemon_cleanly(daemon, tmp_path: Path) -> None:
+    """A bug that kills a process actor used to leave a deaf daemon (a stale state, SHUTDOWN_STATE, deaf to
+    SIGTERM). A dead process actor is now replaced (next test); one that dies more than 3 times in 60 s is
+    a bug replacing does not cure: CRIT with the traceback, every other program stopped in order, exit 1."""
+    d = injected(
+        daemon,
+        tmp_path,
         """
         [program:bystander]
         command = sleep 1000
@@ -458,15 +505,128 @@ def test_a_dead_actor_stops_the_daemon_cleanly(daemon, tmp_path: Path) -> None:
         [program:victim]
         command = sh -c 'exit 3'
         startsecs = 0
-        autorestart = false
+        autorestart = true
         """,
-        start=False,
     )
-    d.start(prefix=[PY, str(inject)])
     assert d.proc is not None
     assert d.proc.wait(30) == 1
     log = d.log()
-    assert "CRIT actor ProcessActor died unexpectedly; shutting down" in log
+    assert d.count(r"^the actor of victim died unexpectedly$") == 4
+    assert d.count(r"^killed victim \(pid \d+\) of a dead actor: exit status 3$") == 4  # no status lost
+    assert "replaced the dead actor of victim (3 of at most 3 in 60 s)" in log
+    assert "CRIT actor ProcessActor of victim (4 deaths in 60 s) died unexpectedly; shutting down" in log
     assert "RuntimeError: injected bug" in log
     assert re.search(r"stopped: bystander \(terminated by SIGTERM\)", log), log
     assert d.stop() == 1  # nothing left behind
+
+
+def test_a_dead_process_actor_is_replaced_one_for_one(daemon, tmp_path: Path) -> None:
+    """Its child is killed and reaped (exit status logged, no zombie, no descriptor kept), a fresh actor
+    takes its place in the registry (the API reaches it), the process runs again if it was running, and
+    the other programs never notice."""
+    port = free_port()
+    d = injected(
+        daemon,
+        tmp_path,
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [program:a]
+        command = sleep 1000
+        startsecs = 0
+        [program:b]
+        command = sleep 1000
+        startsecs = 0
+        [program:c]
+        command = sleep 1000
+        startsecs = 0
+        autostart = false
+        [program:fragile]
+        command = sleep 1000
+        startsecs = 0
+        """,
+    )
+    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+
+    def state(name: str) -> str:
+        return str(rpc.supervisor.getProcessInfo(name)["statename"])
+
+    wait_for(lambda: state("a") == state("b") == "RUNNING", what="a and b to run")
+    # an actor that died in its on_start (pykka calls no on_failure then) is replaced as well
+    d.wait_log(r"replaced the dead actor of fragile \(1 of at most 3 in 60 s\)")
+    wait_for(lambda: state("fragile") == "RUNNING", what="fragile to run with its second actor")
+    stream = SSE(port, "/events")  # the live feed finds the fresh actor: its state events carry info
+    assert stream.next()["event"] == "snapshot"
+    assert rpc.supervisor.stopProcess("fragile") is True  # the feed now knows every actor (a's old one)
+    stream.until(
+        lambda e: (
+            e.get("event") == "state"
+            and e["json"]["name"] == "fragile"
+            and e["json"]["statename"] == "STOPPED"
+        )
+    )
+    a_pid, b_pid = d.pid_of("a"), d.pid_of("b")
+    assert d.proc is not None
+    wait_for(lambda: not open_paths(d.proc.pid, "fragile"), what="fragile's log files closed")  # stopped
+    fds = fd_count(d.proc.pid)
+
+    assert rpc.supervisor.sendProcessStdin("a", "__die__\n") is True
+    d.wait_log(r"replaced the dead actor of a \(1 of at most 3 in 60 s\)")
+    seen = [stream.until(lambda e: e.get("event") == "state" and e["json"]["name"] == "a")]
+    while seen[-1]["json"]["statename"] != "RUNNING":
+        seen.append(stream.until(lambda e: e.get("event") == "state" and e["json"]["name"] == "a"))
+    assert all(e["json"]["info"] is not None for e in seen), [e["json"] for e in seen]
+    assert [lvl for _, lvl, msg in d.entries() if msg == "the actor of a died unexpectedly"] == ["CRIT"]
+    assert "RuntimeError: injected bug" in d.log()  # with its traceback
+    assert d.count(rf"^killed a \(pid {a_pid}\) of a dead actor: terminated by SIGKILL$") == 1
+    wait_for(lambda: state("a") == "RUNNING" and d.pid_of("a") != a_pid, what="a to run again")
+    assert proc_state(a_pid) is None  # killed and reaped: no orphan, no zombie
+    wait_for(lambda: fd_count(d.proc.pid) == fds, what=f"the daemon's descriptors back to {fds}")
+    assert state("b") == "RUNNING" and d.pid_of("b") == b_pid
+    assert rpc.supervisor.stopProcess("a") is True  # the new actor is the one the API finds
+    assert state("a") == "STOPPED"
+    assert rpc.supervisor.startProcess("a") is True
+    assert state("a") == "RUNNING"
+
+    assert rpc.supervisor.sendProcessStdin("c", "__die__\n") is True  # not running: stays stopped
+    d.wait_log(r"replaced the dead actor of c \(1 of at most 3 in 60 s\)")
+    assert state("c") == "STOPPED"
+    assert rpc.supervisor.startProcess("c") is True
+    assert "shutting down" not in d.log()
+    stream.close()
+    assert d.stop() == 0
+
+
+def test_a_dead_listener_actor_is_replaced_and_its_pool_goes_on(daemon, tmp_path: Path) -> None:
+    """An event listener's actor dies: the new listener is attached to its pool and gets the next events."""
+    port = free_port()
+    out = tmp_path / "events.txt"
+    listeners = Path(__file__).parent / "listeners.py"
+    d = injected(
+        daemon,
+        tmp_path,
+        f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+        [eventlistener:rec]
+        command = {PY} {listeners} record {out}
+        events = PROCESS_STATE_RUNNING
+        startsecs = 0
+        [program:job]
+        command = sleep 1000
+        startsecs = 0
+        autostart = false
+        """,
+    )
+    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/RPC2")
+    wait_for(lambda: rpc.supervisor.getProcessInfo("rec")["statename"] == "RUNNING", what="rec to run")
+    old = d.pid_of("rec")
+    assert rpc.supervisor.sendProcessStdin("rec", "__die__\n") is True
+    d.wait_log(r"replaced the dead actor of rec \(1 of at most 3 in 60 s\)")
+    wait_for(
+        lambda: rpc.supervisor.getProcessInfo("rec")["statename"] == "RUNNING" and d.pid_of("rec") != old,
+        what="rec to run again",
+    )
+    assert rpc.supervisor.startProcess("job") is True
+    wait_for(lambda: out.exists() and "processname:job" in out.read_text(), what="the event reaching rec")
+    assert d.stop() == 0

@@ -17,9 +17,10 @@ from etcd3gw.exceptions import Etcd3Exception
 from etcdutil import Etcd
 from harness import Daemon, wait_for
 from rpcutil import free_port, inet_section
-from webutil import Rest
+from webutil import SSE, Rest
 
 TTL = 2
+OFFLINE_KEEP = 5  # seconds a dead node stays listed as OFFLINE here (default 300)
 PREFIX = "/fleet-test"
 AUTH = ("fleet", "s3cret")
 PROGRAMS = """\
@@ -52,7 +53,7 @@ class Node:
 def fleet_section(etcd: Etcd, name: str, shared: bool) -> str:
     return (
         f"[fleet]\netcd = {etcd.url}\nname = {name}\nttl = {TTL}\nprefix = {PREFIX}\n"
-        f"shared_programs = {'true' if shared else 'false'}\n"
+        f"shared_programs = {'true' if shared else 'false'}\noffline_keep = {OFFLINE_KEEP}\n"
     )
 
 
@@ -182,6 +183,58 @@ def test_bulk_start_and_stop_across_nodes(fleet: tuple[Etcd, dict[str, Node]]) -
     assert nodes["c"].state("job") == "STOPPED"
     unknown = a.rest.post("/program/startPrograms", json=[{"node": "zz", "program": "job"}])
     assert unknown.status_code == 404 and unknown.json()["code"] == "BAD_NAME"
+
+
+def _links(frm: Node, to: Node) -> int:
+    """TCP connections from one node's daemon to another node's API."""
+    import psutil
+
+    assert frm.daemon.proc is not None
+    conns = psutil.Process(frm.daemon.proc.pid).net_connections(kind="tcp")
+    return sum(1 for c in conns if c.raddr and c.raddr.port == to.port)
+
+
+def test_events_and_log_follow_of_c_relayed_through_a(fleet: tuple[Etcd, dict[str, Node]]) -> None:
+    """c's SSE feed through a: streamed as it comes, same credentials, closed when the client goes."""
+    import base64
+
+    import psutil
+
+    _, nodes = fleet
+    a, c = nodes["a"], nodes["c"]
+    assert a.daemon.proc is not None
+    assert Rest(a.port).get("/events/c", timeout=10).status_code == 401  # a's auth first: nothing relayed
+    assert a.rest.get("/events/nowhere", timeout=10).json()["code"] == "BAD_NAME"
+    auth = {"Authorization": "Basic " + base64.b64encode(":".join(AUTH).encode()).decode()}
+    stream = SSE(a.port, "/events/c", auth)
+    try:
+        assert stream.status == 200 and stream.content_type.startswith("text/event-stream")
+        first = stream.next()
+        # (gevent resolves the node's host on the hub's shared thread pool, which the first call may start)
+        threads = psutil.Process(a.daemon.proc.pid).num_threads()
+        assert first["event"] == "snapshot" and {p["name"] for p in first["json"]["processes"]} >= {"job"}
+        toggle = "stop" if c.state("job") == "RUNNING" else "start"
+        assert c.rest.post(f"/program/{toggle}/job").status_code == 200  # on c itself
+        seen = stream.until(lambda e: e.get("event") == "state" and e["json"]["name"] == "job")
+        assert seen["json"]["statename"] in ("STARTING", "RUNNING", "STOPPING", "STOPPED")
+        assert _links(a, c) == 1
+    finally:
+        stream.close()
+    # a notices its client went (a watch, or the next thing c sends) and closes its stream to c
+    back = "start" if toggle == "stop" else "stop"
+    assert c.rest.post(f"/program/{back}/job").status_code == 200
+    wait_for(lambda: _links(a, c) == 0, 10, what="a's relay to c closed")
+    assert psutil.Process(a.daemon.proc.pid).num_threads() == threads  # the relay held no thread
+    # a log follow is relayed the same way
+    follow = SSE(a.port, "/program/follow/c/steady/stdout", auth)
+    try:
+        assert follow.status == 200 and follow.content_type.startswith("text/event-stream")
+        assert follow.resp.read1(64).startswith(b"retry: 1000")
+    finally:
+        follow.close()
+    missing = a.rest.get("/program/follow/c/nope/stdout", timeout=10)
+    assert missing.status_code == 404 and missing.json()["code"] == "BAD_NAME"  # c's own answer
+    wait_for(lambda: _links(a, c) == 0, 10, what="a's connections to c closed after the error and the follow")
 
 
 def test_gui_node_cards_and_start_on_c(
@@ -365,7 +418,10 @@ def test_killed_node_goes_offline_within_the_ttl(fleet: tuple[Etcd, dict[str, No
         events.close()
     reply = a.rest.post("/program/start/b/job")
     assert reply.status_code == 502 and reply.json()["code"] == "NODE_UNREACHABLE"
+    assert a.rest.get("/events/b", timeout=10).json()["code"] == "NODE_UNREACHABLE"
     assert all(i["node"] != "b" for i in a.rest.get("/program/list").json())
+    # listed as OFFLINE for offline_keep seconds, then forgotten
+    wait_for(lambda: "b" not in a.nodes(), OFFLINE_KEEP + 3, interval=0.1, what="b forgotten")
     b.daemon.kill()  # its children (killed with the daemon's group)
 
 

@@ -40,6 +40,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert cfg.etcd == ("http://127.0.0.1:2379",)
     assert (cfg.name, cfg.ttl, cfg.prefix, cfg.shared_programs) == ("alpha", 10, "/supervisord", False)
     assert cfg.url == "http://127.0.0.1:9011" and cfg.username is None and cfg.cafile is None
+    assert cfg.offline_keep == 300
     assert load(tmp_path, "").fleet is None
 
 
@@ -87,12 +88,30 @@ def test_every_key(tmp_path: Path) -> None:
         ("[fleet]\netcd = http://h\ncafile = nope.pem\n", 9, "existing file"),
         ("[fleet]\netcd = http://h\nshared_programs = maybe\n", 9, "shared_programs"),
         ("[fleet]\netcd = http://h\nurl = ftp://x\n", 9, "expected http://host:port"),
+        ("[fleet]\netcd = http://h\noffline_keep = -1\n", 9, "offline_keep"),
     ],
 )
 def test_bad_values_name_file_and_line(tmp_path: Path, fleet: str, line: int, words: str) -> None:
     text = error(tmp_path, fleet)
     assert f"supervisord.conf:{line}" in text or f"line {line}" in text, text
     assert words in text, text
+
+
+def test_a_hashed_api_password_is_refused_at_load(tmp_path: Path) -> None:
+    """Forwarding sends this node's API password; a {SHA} hash cannot be sent as one (docs/fleet.md)."""
+    path = tmp_path / "supervisord.conf"
+    sha = "{SHA}" + "0" * 40
+    path.write_text(
+        f"[supervisord]\n[inet_http_server]\nport = 127.0.0.1:9011\nusername = u\npassword = {sha}\n"
+        "[fleet]\netcd = http://h\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path), environ={}, cwd=str(tmp_path))
+    text = str(info.value)
+    assert f"{path}:5" in text and "[inet_http_server] password" in text, text
+    assert "must be in plain text, not {SHA}" in text, text
+    path.write_text(path.read_text().replace(sha, "plain"))
+    assert load_config(str(path), environ={}, cwd=str(tmp_path)).fleet is not None
 
 
 def test_needs_an_inet_server(tmp_path: Path) -> None:

@@ -101,3 +101,27 @@ def test_the_daemon_runs_on_the_template(tmp_path: Path) -> None:
         if daemon.poll() is None:
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait(5)
+
+
+def test_the_operations_keys_are_offered_and_check_clean_when_uncommented(tmp_path: Path) -> None:
+    """Issue 17's keys are in the example program, each with its explanation, and valid as written."""
+    from supervisord.config.checks import KEYS as CHECK_KEYS
+    from supervisord.config.operations import OPERATIONS_KEYS
+
+    block = TEMPLATE.split("; Operations", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    keys = {line[1:].split(" = ", 1)[0] for line in block}
+    logs = {
+        f"{ch}_{k}"
+        for ch in ("stdout", "stderr")
+        for k in ("log_format", "logfile_rotate", "logfile_compress")
+    }
+    assert keys == set(CHECK_KEYS | OPERATIONS_KEYS | logs)
+    assert all(line.startswith(";") and " ; " in line for line in block), block  # commented, explained
+    assert (
+        ";startretries = 3                 ; failed starts before FATAL; forever: never give up" in TEMPLATE
+    )
+    uncommented = TEMPLATE.replace("\n".join(block), "\n".join(line[1:] for line in block))
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(uncommented)
+    check = run_cli("check", "-c", str(conf), cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -389,8 +389,11 @@ def test_pid1_reaps_orphans_but_keeps_own_exit_status(tmp_path: Path) -> None:
     finally:
         # unshare forwards nothing: signal the namespace's init (our daemon) through its host pid
         for pid in tagged_pids(d.tag):
-            if b"-m\0supervisord" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGTERM)
+            try:  # a tagged child may be gone between the listing and this read
+                if b"-m\0supervisord" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGTERM)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
         assert d.proc is not None
         d.proc.wait(15)
         d.kill()

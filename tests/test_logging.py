@@ -195,6 +195,96 @@ def test_rotation_loses_and_doubles_nothing_at_full_rate(daemon: MakeDaemon, tmp
     d.stop()
 
 
+def _pump(target: FileTarget, lines: int) -> None:
+    """Feed ``lines`` numbered 64-byte lines through a real pipe into ``target.move_from`` until EOF."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+
+    def writer() -> None:
+        with os.fdopen(w, "wb") as out:
+            for n in range(1, lines + 1, 1000):
+                out.write(b"".join(b"%063d\n" % k for k in range(n, min(n + 1000, lines + 1))))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while True:
+            moved = target.move_from(r, 1 << 20)
+            if moved == 0:
+                break
+            if moved is None:
+                select.select([r], [], [], 5)
+    finally:
+        thread.join()
+        os.close(r)
+        target.close()
+
+
+def test_move_from_splices_and_still_rotates_after_whole_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sink's fast path (issue 13): bytes go pipe to file by splice(), except the last MiB before
+    maxbytes, which is read so that each file still ends after a whole line; nothing lost or doubled."""
+    calls = []
+    splice = os.splice
+
+    def counting(*args: object, **kwargs: object) -> int:
+        calls.append(args)
+        return splice(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "splice", counting)
+    log = tmp_path / "fast.log"
+    target = FileTarget(str(log), 3 * 1024 * 1024, 20)
+    lines = 200_000  # 12.8 MB: five files of at most 3 MiB
+    _pump(target, lines)
+    files = chain(log, 20)
+    assert series(files) == list(range(1, lines + 1))
+    assert all(p.stat().st_size <= 3 * 1024 * 1024 for p in files if p.exists())
+    assert Path(f"{log}.4").exists() and not Path(f"{log}.5").exists()
+    assert calls and target.spliceable  # spliced, and never had to fall back
+
+
+def test_move_from_appends_when_another_target_has_the_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """splice() writes at a position (O_APPEND is refused), so a file two targets share is only appended to."""
+    calls = []
+    monkeypatch.setattr(os, "splice", lambda *a, **k: calls.append(a) or 0)
+    log = tmp_path / "shared.log"
+    other = FileTarget(str(log), 0, 0)
+    other.write(b"%063d\n" % 0)  # opened by the other channel
+    target = FileTarget(str(log), 0, 0)
+    _pump(target, 5_000)
+    other.write(b"%063d\n" % 5_001)
+    other.close()
+    assert calls == []
+    assert series([log]) == list(range(0, 5_002))
+
+
+def test_spliced_log_loses_and_doubles_nothing_across_rotations(daemon: MakeDaemon, tmp_path: Path) -> None:
+    """A plain one-file channel is moved pipe to file by splice() in the daemon too (3 MB files: the
+    first 2 MB of each spliced, the last MiB read and cut after a whole line)."""
+    lines = 200_000  # 12.8 MB
+    log = tmp_path / "seq.log"
+    d = daemon(
+        f"""
+        [program:seq]
+        command = bash -c "{numbered(lines)}; exec sleep 1000"
+        stdout_logfile = {log}
+        stdout_logfile_maxbytes = 3MB
+        stdout_logfile_backups = 10
+        startsecs = 0
+        """,
+        args=INFO,
+    )
+    files = chain(log, 10)
+    wait_for(lambda: total_size(files) >= lines * 64, 60, what="every line to be logged")
+    assert series(files) == list(range(1, lines + 1))
+    assert Path(f"{log}.4").exists() and not Path(f"{log}.5").exists()
+    assert all(p.stat().st_size <= 3 * 1024 * 1024 for p in files if p.exists())
+    d.stop()
+
+
 def test_backups_zero_truncates_and_maxbytes_zero_never_rotates(daemon: MakeDaemon, tmp_path: Path) -> None:
     trunc, whole = tmp_path / "trunc.log", tmp_path / "whole.log"
     d = daemon(
@@ -564,7 +654,7 @@ def test_sink_publishes_log_and_communication_events(tmp_path: Path) -> None:
     )
     flow = Flow()
     flow.sent(200)
-    sink = LogSinkActor.start(config, "stdout", ctx, None)
+    sink = LogSinkActor.start(config, ctx, {"stdout": None})
     try:
         sink.tell(Chunk(b"\x1b[31mbefore\x1b[0m" + BEGIN_TOKEN[:5], 42, flow))
         sink.tell(Chunk(BEGIN_TOKEN[5:] + b"secret" + END_TOKEN + b"after\n", 42, flow))
@@ -582,6 +672,114 @@ def test_sink_publishes_log_and_communication_events(tmp_path: Path) -> None:
         200 - len(b"\x1b[31mbefore\x1b[0m") - len(BEGIN_TOKEN) - len(b"secret") - len(END_TOKEN)
     )
     assert flow.pending == expected_pending - len(b"after\n")  # every chunk acknowledged
+
+
+def _sink_ctx(tmp_path: Path, level: int = 20) -> object:
+    import logging
+
+    from supervisord.config.model import SupervisordConfig
+    from supervisord.runtime.context import RuntimeContext
+    from supervisord.runtime.spawn import ManagedPids
+
+    logger = logging.getLogger(f"test-sink-{level}")
+    logger.setLevel(level)
+    settings = SupervisordConfig(childlogdir=str(tmp_path), identifier="t")
+    return RuntimeContext(
+        ioloop=IOLoop(),
+        pids=ManagedPids(),
+        logger=logger,
+        settings=settings,
+        base_environ={},
+        serverurl=None,
+    )
+
+
+def test_one_sink_actor_per_process_and_none_for_discarded_output(tmp_path: Path) -> None:
+    """Issue 13: a process costs one sink actor for both channels, and none when its output goes nowhere
+    (NONE, /dev/null, redirect_stderr) unless events, capture, syslog or a debug main log need it."""
+    import dataclasses
+    import logging
+
+    from supervisord.actors.logsink import LogSink
+    from supervisord.config.model import LogDestination, LogKind, ProcessConfig, StreamLogConfig
+
+    null = StreamLogConfig(destinations=(LogDestination(LogKind.NULL),))
+    base = ProcessConfig(name="p", group="p", program_name="p", command="x")
+    ctx = _sink_ctx(tmp_path)
+    cases = {
+        "auto both": (base, {"stdout", "stderr"}),
+        "both NONE": (dataclasses.replace(base, stdout=null, stderr=null), set()),
+        "stdout NONE, stderr AUTO": (dataclasses.replace(base, stdout=null), {"stderr"}),
+        "/dev/null + redirect_stderr": (dataclasses.replace(base, stdout=null, redirect_stderr=True), set()),
+        "NONE but events": (
+            dataclasses.replace(base, stdout=dataclasses.replace(null, events_enabled=True), stderr=null),
+            {"stdout"},
+        ),
+        "NONE but capture mode": (
+            dataclasses.replace(base, stdout=dataclasses.replace(null, capture_maxbytes=100), stderr=null),
+            {"stdout"},
+        ),
+    }
+    for what, (config, channels) in cases.items():
+        sink = LogSink(config, ctx)  # type: ignore[arg-type]
+        try:
+            assert set(sink.channels) == channels, what
+            assert (sink.ref is None) == (not channels), what
+            for channel in ("stdout", "stderr"):
+                assert (sink.for_channel(channel) is not None) == (channel in channels), (what, channel)
+                stream = config.stdout if channel == "stdout" else config.stderr
+                has_file = stream.primary_file is not None and not (
+                    channel == "stderr" and config.redirect_stderr
+                )
+                assert bool(sink.logfiles[channel]) == has_file, (what, channel)
+        finally:
+            sink.stop()
+    debug = LogSink(dataclasses.replace(base, stdout=null, stderr=null), _sink_ctx(tmp_path, logging.DEBUG))  # type: ignore[arg-type]
+    try:
+        assert debug.channels == {"stdout", "stderr"}  # the main log copies output at loglevel debug
+    finally:
+        debug.stop()
+
+
+def test_one_sink_writes_both_channels_in_order_and_closes_their_files(tmp_path: Path) -> None:
+    from supervisord.actors.logsink import Begin, Chunk, Eof, LogSinkActor
+    from supervisord.config.model import LogDestination, LogKind, ProcessConfig, StreamLogConfig
+
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+
+    def stream(path: Path) -> StreamLogConfig:
+        return StreamLogConfig(
+            destinations=(LogDestination(LogKind.FILE, path=str(path)),), maxbytes=60, backups=3
+        )
+
+    config = ProcessConfig(
+        name="p", group="p", program_name="p", command="x", stdout=stream(out), stderr=stream(err)
+    )
+    flow = Flow()
+    flow.sent(10_000)
+    sink = LogSinkActor.start(config, _sink_ctx(tmp_path), {"stdout": None, "stderr": None})
+    try:
+        sink.tell(Begin(7, "stdout"))
+        sink.tell(Begin(7, "stderr"))
+        for n in range(20):
+            channel = "stdout" if n % 3 else "stderr"
+            sink.tell(Chunk(f"{channel} {n:02d}\n".encode(), 7, flow, channel))
+        sink.ask(Eof(7, "stdout"), timeout=5)
+        stdout_files = sink.proxy().channels.get()["stdout"].files()
+        assert all(f.fd == -1 for f in stdout_files)  # closed once its child closed the pipe
+        assert all(f.fd >= 0 for f in sink.proxy().channels.get()["stderr"].files())  # stderr still open
+        sink.ask(Eof(7, "stderr"), timeout=5)
+    finally:
+        sink.stop(timeout=5)
+
+    def lines(path: Path) -> list[str]:
+        found = [Path(f"{path}.{n}") for n in (3, 2, 1)] + [path]
+        return "".join(f.read_text() for f in found if f.exists()).split()
+
+    assert lines(out) == [w for n in range(20) if n % 3 for w in ("stdout", f"{n:02d}")]
+    assert lines(err) == [w for n in range(20) if not n % 3 for w in ("stderr", f"{n:02d}")]
+    assert Path(f"{out}.1").exists()  # rotated (maxbytes 60) per channel
+    assert flow.pending == 10_000 - sum(len(f"stdout {n:02d}\n") for n in range(20))
 
 
 def test_redirect_stderr_goes_to_the_stdout_log(daemon: MakeDaemon, tmp_path: Path) -> None:
@@ -610,3 +808,29 @@ def test_main_log_reopened_on_sigusr2_after_mv(daemon: MakeDaemon, tmp_path: Pat
     assert "supervisord started with pid" in moved.read_text()
     assert "supervisord started with pid" not in d.log()
     d.stop()
+
+
+def test_rotation_never_renames_over_an_existing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On ext4 a rename that replaces a file forces the renamed file to disk (auto_da_alloc): rotation
+    removes the oldest backup first, as Supervisor does, and then only renames onto free names."""
+    from supervisord import rotation
+
+    log = tmp_path / "r.log"
+    for suffix in ("", ".1", ".2", ".3"):
+        Path(f"{log}{suffix}").write_text(suffix or "base")
+    replaced = []
+    rename = os.rename
+
+    def checked(src: str, dst: str) -> None:
+        if os.path.exists(dst):
+            replaced.append(dst)
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", checked)
+    monkeypatch.setattr(os, "replace", checked)
+    rotation.shift_backups(str(log), 3)
+    assert replaced == []
+    assert [Path(f"{log}.{n}").read_text() for n in (1, 2, 3)] == ["base", ".1", ".2"]
+    assert not log.exists()

@@ -87,6 +87,28 @@ def test_call_parser_agrees_with_stdlib_on_random_calls() -> None:
         assert loads_call(body) == (name, expected)
 
 
+def test_big_calls_parsed_in_slices_agree_with_stdlib() -> None:
+    """A body over one feed slice is parsed in slices cut before tags: the same values, escapes and all;
+    a comment or CDATA (where a ``<`` need not start a tag) still parses, in one feed."""
+    rng = random.Random(11)
+    texts = ["plain", "a &amp; b < c > d", "caf\u00e9 \u2603", "x" * 40_000, "line\nbreak\r\n", ""]
+    calls = [
+        {"methodName": "supervisor.sendRemoteCommEvent", "params": [rng.choice(texts), rng.choice(texts)]}
+        for _ in range(600)
+    ]
+    body = xmlrpc.client.dumps((calls,), "system.multicall").encode()
+    assert len(body) > 100_000
+    params, name = xmlrpc.client.loads(body, use_builtin_types=True)
+    assert loads_call(body) == (name, params)
+    tail = (
+        b"<!-- a <comment> --><params><param><value><string><![CDATA[<x>]]></string></value></param></params>"
+    )
+    odd = body.replace(b"<params>", tail[: tail.index(b"<params>")] + b"<params>", 1)
+    odd = odd.replace(b"<string>plain</string>", b"<string><![CDATA[<pl>ain]]></string>", 1)
+    params, name = xmlrpc.client.loads(odd, use_builtin_types=True)
+    assert loads_call(odd) == (name, params)
+
+
 HAND_WRITTEN = [
     b"<?xml version='1.0'?><methodCall><methodName>a.b</methodName></methodCall>",
     b"<methodCall><methodName>a.b</methodName><params></params></methodCall>",

@@ -188,6 +188,49 @@ def test_http_readiness_check_gates_running(daemon, tmp_path: Path) -> None:
     assert d.stop() == 0
 
 
+HTTP_POST_CHILD = """\
+import http.server, sys
+port, token = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        good = self.headers.get("X-Token") == token and body == b"are you ready?\\n"
+        self.send_response(200 if good else 403)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+"""
+
+
+def test_http_check_takes_the_go_projects_curl_options(daemon, tmp_path: Path) -> None:
+    """``URL -H 'K: V' -d @FILE`` (the Go project's form, quoted values allowed): a POST with that header
+    and body. The child answers 403 to anything else, so RUNNING proves both were sent."""
+    child = write(tmp_path / "http_post_child.py", HTTP_POST_CHILD)
+    body = write(tmp_path / "body.txt", "are you ready?\n")
+    port, app_port = free_port(), free_port()
+    d = daemon(
+        f"""
+        [program:app]
+        command = {sys.executable} {child} {app_port} "s3 cret"
+        readiness_check = http://127.0.0.1:{app_port}/ -H 'X-Token: s3 cret' -d @{body}
+        readiness_check_period = 0.2
+        startsecs = 60
+        [program:wrong]
+        command = {sys.executable} {child} {free_port()} right
+        readiness_check = http://127.0.0.1:{app_port}/ -H 'X-Token: wrong' -d @{body}
+        readiness_check_period = 0.2
+        startsecs = 60
+        """,
+        supervisord=inet_section(port),
+    )
+    server = wait_ready(port)
+    wait_for(lambda: info(server, "app")["statename"] == "RUNNING", what="app RUNNING once it answers 200")
+    d.wait_log(r"readiness check of wrong: HTTP 403")  # the same server, the wrong header: refused
+    assert info(server, "wrong")["statename"] == "STARTING"
+    assert d.stop() == 0
+
+
 def test_health_check_failing_three_times_restarts_and_is_reported(daemon, tmp_path: Path) -> None:
     healthy, pidfile, probes = tmp_path / "healthy", tmp_path / "pid", tmp_path / "probes.txt"
     healthy.touch()

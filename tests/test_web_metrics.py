@@ -37,6 +37,10 @@ class Snapshots:
     def offload(fn: Any, *args: Any) -> Any:
         return fn(*args)
 
+    @staticmethod
+    def event_drops() -> dict[str, int]:
+        return {"pool": 3}
+
 
 class Feed:
     def __init__(self) -> None:

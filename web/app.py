@@ -103,7 +103,7 @@ def build_app(daemon: Daemon) -> WSGIApp:
         wsgi: WSGIApp = live.mount(app)  # REST, SSE, metrics and the GUI answer before Bottle
         return wsgi
 
-    front = logtail.LogTail(xmlrpc.RPCFront(LazyApp(bottle_app), dispatcher, daemon), daemon)
+    front = logtail.LogTail(xmlrpc.RPCFront(LazyApp(bottle_app), dispatcher, daemon), live.control)
     wsgi: WSGIApp = CrossSiteGuard(front)
     for name in ("inet_http_server", "unix_http_server"):
         section = getattr(daemon.config, name)

@@ -98,7 +98,9 @@ class EventFeed:
             return
         with self._lock:
             self.incoming.append(event)
-        self._async.send()
+            first = len(self.incoming) == 1
+        if first:  # the hub takes everything queued when it wakes: one wake-up per batch, not per event
+            self._async.send()
 
     def nudge(self, kind: str) -> None:
         """Any thread: send every client an empty ``kind`` message (e.g. "fleet": the fleet view changed).
@@ -144,6 +146,9 @@ class EventFeed:
         events the batch holds: each actor answers after the message that published the event, so the
         info is never older than the event, and a burst of 1,000 changes costs one round of asks.
         """
+        if not self.clients:
+            self._unheard(batch)
+            return
         messages = [self._message(event) for event in batch]
         # Nobody listening: no asks (a start of 1,000 processes must not cost 1,000 more messages); a
         # client that later wants these gets a snapshot instead (see stream).
@@ -157,6 +162,24 @@ class EventFeed:
             elif kind == "group":
                 self.refs = {}  # groups changed: find the actors afresh
             self._emit(kind, data)
+
+    def _unheard(self, batch: list[events.Event]) -> None:
+        """Relay a batch while nobody listens: numbered and counted, but a state change is not built at all.
+
+        No client is sent it, and no reconnect replays it: a backlog holding a state change without its
+        info is answered with a snapshot (see stream). Stopping 200 programs relays 400 state changes on
+        the hub that answers the stop.
+        """
+        for event in batch:
+            if not event.name.startswith("PROCESS_STATE_"):
+                self._emit(*self._message(event))
+                if event.name.startswith("PROCESS_GROUP_"):
+                    self.refs = {}
+                continue
+            if event.name == "PROCESS_STATE_STARTING":
+                self._message(event)  # counts the start
+            self.last_id += 1
+            self.ring.append(Message(self.last_id, "state", b"", complete=False))
 
     def _message(self, event: events.Event) -> tuple[str, dict[str, Any]]:
         fields = parse_payload(event.payload)
@@ -180,18 +203,27 @@ class EventFeed:
         return "supervisor", {"event": event.name}
 
     def _infos(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        if any(key not in self.refs for key in keys):
-            try:
-                self.refs = {(s.group, s.name): ref for s, ref in self.control.in_order()}
-            except faults.Fault:
-                return {}
-        posted = [(key, self.control.post(self.refs[key], GetSnapshot())) for key in keys if key in self.refs]
-        out = {}
-        for key, future in posted:
-            try:
-                out[key] = self.control.answer(future).info()
-            except faults.Fault:
-                self.refs.pop(key, None)
+        """Each process's info from its actor; an actor found dead (replaced) is looked up afresh once."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for _ in range(2):
+            wanted = keys - out.keys()
+            if any(key not in self.refs for key in wanted):
+                try:
+                    self.refs = {(s.group, s.name): ref for s, ref in self.control.in_order()}
+                except faults.Fault:
+                    return out
+            posted = [
+                (key, self.control.post(self.refs[key], GetSnapshot())) for key in wanted if key in self.refs
+            ]
+            stale = False
+            for key, future in posted:
+                try:
+                    out[key] = self.control.answer(future).info()
+                except faults.Fault:
+                    self.refs.pop(key, None)
+                    stale = True
+            if not stale:
+                break
         return out
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:

@@ -9,17 +9,23 @@ Security: a request reaches a route only after this node's own Basic auth and cr
 (``web/app.py``, ``web/crosssite.py``), so nothing unauthorised is ever forwarded; the forwarded call
 carries this node's ``[inet_http_server]`` credentials (the fleet's nodes share one API account) and a
 timeout. The calls run on the hub's thread pool, never on the hub itself.
+
+A stream (SSE: ``/events/<node>``, ``/program/follow/<node>/…``) is relayed instead: http.client over
+gevent's sockets, so the relay waits on the hub like any greenlet and holds no thread for its lifetime.
+Bytes go on as they come, one read at a time; a client that stops reading stops the relay reading, so the
+node's own feed drops the relayed stream as it drops any slow client, and memory here stays one chunk.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import json
 import re
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -34,7 +40,11 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 60.0  # a start waits for startsecs on the node
+STREAM_START = 10.0  # seconds for a node to answer a stream's headers (it sends them at once)
+STREAM_WATCH = 2.0  # seconds between checks that a relayed stream's client and node are still there
+STREAM_CHUNK = 64 * 1024  # bytes relayed per read at most: all a relay ever holds
 PASSED_HEADERS = ("x-log-offset", "x-log-next-offset", "x-log-size", "content-disposition")
+STREAM_HEADERS = ("cache-control", "x-accel-buffering")
 LOAD_KEYS = ("cpu_percent", "mem_total", "mem_used", "mem_used_percent")
 
 
@@ -84,9 +94,10 @@ class FleetWeb:
 
     # -- node routes --
 
-    def node_route(self, rule: str, handler: Handler) -> Handler:
-        """Wrap a ``<node>`` route: the local node's name is handled here, another node's is forwarded."""
-        plain = rule.replace("<node>/", "")
+    def node_route(self, rule: str, handler: Handler, stream: bool = False) -> Handler:
+        """Wrap a ``<node>`` route: the local node's name is handled here, another node's is forwarded
+        (``stream``: relayed as it comes)."""
+        plain = re.sub(r"/<node>(?=/|$)", "", rule)
 
         def route(req: Request) -> Response:
             agent = self.agent
@@ -95,11 +106,14 @@ class FleetWeb:
                 if agent is not None:
                     req = dataclasses.replace(req, args={**req.args, "node": self.control.identifier})
                 return handler(req)
+            if stream:
+                return self.relay(str(node), req, _fill(plain, req.args))
             return self.forward(str(node), req, _fill(plain, req.args))
 
         return route
 
-    def forward(self, node: str, req: Request, path: str) -> Response:
+    def _target(self, node: str) -> tuple[str, tuple[str, str] | None] | Response:
+        """The node's API URL and the credentials to call it with, or the error to answer."""
         agent = self.agent
         assert agent is not None
         target = agent.view.nodes.get(node)
@@ -108,17 +122,18 @@ class FleetWeb:
         if target.status != "ONLINE" or not target.info.get("url"):
             return error_response(502, f"node {node} is {target.status.lower()}", "NODE_UNREACHABLE")
         inet = self.control.daemon.config.inet_http_server
-        auth = None
-        if inet is not None and inet.username:
-            if (inet.password or "").startswith("{SHA}"):
-                return error_response(
-                    502,
-                    "cannot forward: this node's [inet_http_server] password is hashed ({SHA}); "
-                    "the fleet's calls need it in plain text",
-                    "NODE_UNREACHABLE",
-                )
-            auth = (inet.username, inet.password or "")
-        url = str(target.info["url"]) + path
+        # A {SHA} password is refused at load with [fleet] (config/fleet_section.py): it could not be sent.
+        auth = (inet.username, inet.password or "") if inet is not None and inet.username else None
+        return str(target.info["url"]), auth
+
+    def forward(self, node: str, req: Request, path: str) -> Response:
+        agent = self.agent
+        assert agent is not None
+        found = self._target(node)
+        if isinstance(found, Response):
+            return found
+        base, auth = found
+        url = base + path
         headers = {"X-Supervisord-Forwarded-By": agent.name}
         if req.headers.get("content-type"):
             headers["Content-Type"] = req.headers["content-type"]
@@ -128,6 +143,46 @@ class FleetWeb:
             return error_response(502, f"node {node} did not answer: {_short(exc)}", "NODE_UNREACHABLE")
         status, content_type, body, passed = answer
         return Response(status, body, content_type, passed)
+
+    def relay(self, node: str, req: Request, path: str) -> Response:
+        """Another node's SSE stream, relayed through this node as it comes (see the module's docstring)."""
+        import http.client
+
+        agent = self.agent
+        assert agent is not None
+        found = self._target(node)
+        if isinstance(found, Response):
+            return found
+        base, auth = found
+        parts = urllib.parse.urlsplit(base)
+        headers = {"X-Supervisord-Forwarded-By": agent.name, "Accept": "text/event-stream"}
+        if auth is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+        if req.headers.get("last-event-id"):
+            headers["Last-Event-ID"] = req.headers["last-event-id"]
+        query = f"?{urllib.parse.urlencode(req.query)}" if req.query else ""
+        conn = _hub_connection(parts, CONNECT_TIMEOUT)
+        try:
+            conn.request("GET", parts.path + path + query, headers=headers)
+            assert conn.sock is not None
+            conn.sock.settimeout(STREAM_START)
+            reply = conn.getresponse()
+            if reply.status != 200:  # an error answer is small: pass it on whole
+                answer = Response(reply.status, reply.read(1 << 20), reply.getheader("Content-Type", ""))
+                conn.close()
+                return answer
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            return error_response(502, f"node {node} did not answer: {_short(exc)}", "NODE_UNREACHABLE")
+        conn.sock.settimeout(None)  # a log may be quiet for hours: the watch below decides when to end
+
+        def online() -> bool:
+            target = agent.view.nodes.get(node)
+            return target is not None and target.status == "ONLINE"
+
+        passed = [(k, v) for k, v in reply.getheaders() if k.lower() in STREAM_HEADERS]
+        body = _relayed(conn, reply, req.socket, online)
+        return Response(200, body, reply.getheader("Content-Type", ""), passed)
 
     def bulk_route(self, rule: str, handler: Handler) -> Handler:
         """startPrograms/stopPrograms with ``[{node, program}]``: each node gets its share, in parallel."""
@@ -170,6 +225,68 @@ class FleetWeb:
             )
 
         return route
+
+
+@functools.cache
+def _hub_connections() -> tuple[type[Any], type[Any]]:
+    """http.client's connections on gevent's sockets, made on first use (only a relay needs http.client)."""
+    import http.client
+
+    import gevent.socket
+    import gevent.ssl
+
+    class HubHTTP(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = gevent.socket.create_connection((self.host, self.port), self.timeout)
+
+    class HubHTTPS(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            sock = gevent.socket.create_connection((self.host, self.port), self.timeout)
+            self.sock = gevent.ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+
+    return HubHTTP, HubHTTPS
+
+
+def _hub_connection(parts: urllib.parse.SplitResult, timeout: float) -> Any:
+    https = parts.scheme == "https"
+    cls = _hub_connections()[1 if https else 0]
+    return cls(parts.hostname, parts.port or (443 if https else 80), timeout=timeout)
+
+
+def _relayed(conn: Any, reply: Any, sock: Any, online: Callable[[], bool]) -> Iterator[bytes]:
+    """The relayed body: the node's bytes as they come, until either end goes (then both are closed).
+
+    A client that hangs up is noticed at the next write, or by a watch every STREAM_WATCH seconds (a peek
+    at its socket, as the local feed does at its keep-alives), which also ends the relay when the fleet
+    sees the node go OFFLINE: the watch shuts the node's socket down, so the read in progress returns.
+    The watch is a greenlet of the relay's lifetime, killed with it; nothing is left behind.
+    """
+    import http.client
+    import socket
+
+    from supervisord.web.logtail import _client_gone
+
+    def watch() -> None:
+        while not _client_gone(sock) and online():
+            gevent.sleep(STREAM_WATCH)
+        try:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):  # already closed
+            pass
+
+    watcher = gevent.spawn(watch)
+    try:
+        while True:
+            try:
+                data = reply.read1(STREAM_CHUNK)
+            except (OSError, ValueError, http.client.HTTPException):
+                return  # the node or the client went away: the client (if any) reconnects
+            if not data:
+                return
+            yield data
+    finally:
+        watcher.kill(block=False)
+        conn.close()
 
 
 def _results(node: str, names: list[Any], job: Any) -> list[dict[str, Any]]:

@@ -82,11 +82,16 @@ class Gui:
         node = self.control.node()
         now = time.time()
         groups = []
+        from supervisord.web.rest import cgroup_usage
+
+        cgroups = cgroup_usage(self.control, snaps)  # memory_max & co.: the memory shown in the row
         for group, members in groupby(snaps, key=lambda s: s.group):
             rows = []
             for snap in members:
                 info = snap.info(now)
                 info["spec"] = snap.namespec
+                memory = cgroups.get(snap.namespec, {}).get("memory_bytes")
+                info["memory"] = "" if memory is None else f"{memory / 1048576:.1f} MiB"
                 rows.append(info)
             groups.append((group, rows))
         html = self.template.render(

@@ -151,6 +151,64 @@ class SupervisordCollector:
         yield from families
 
 
+# Processes with memory_max, cpu_max or pids_max: their own cgroup's usage (families present only then).
+CGROUP_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    ("node_supervisord_cgroup_memory_bytes", "Memory used by the process's own cgroup", "gauge"),
+    ("node_supervisord_cgroup_cpu_seconds", "CPU time used by the process's own cgroup", "counter"),
+    ("node_supervisord_cgroup_oom_kills", "Processes killed by the memory limit of its cgroup", "counter"),
+)
+
+
+def _cgroup_families(control: Control, snaps: list[ProcessSnapshot]) -> list[Any]:
+    """The cgroup families, read on the hub's thread pool; none when no live process has a cgroup."""
+    live = [snap for snap in snaps if snap.cgroup is not None]
+    if not live:
+        return []
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    from supervisord.runtime.cgroups import read_usage
+
+    usages = control.offload(read_usage, [snap.cgroup for snap in live])
+    kinds = {"gauge": GaugeMetricFamily, "counter": CounterMetricFamily}
+    memory, cpu, oom = (
+        kinds[kind](name, doc, labels=["name", "group"]) for name, doc, kind in CGROUP_FAMILIES
+    )
+    for snap, usage in zip(live, usages, strict=True):
+        if usage is None:
+            continue
+        lv = [snap.name, snap.group]
+        if usage.memory_bytes is not None:
+            memory.add_metric(lv, usage.memory_bytes)
+        if usage.cpu_seconds is not None:
+            cpu.add_metric(lv, usage.cpu_seconds)
+        oom.add_metric(lv, usage.oom_kills)
+    return [memory, cpu, oom]
+
+
+class CgroupCollector:
+    """The cgroup families for the reference registry (a scrape encodes them through :class:`_Fixed`)."""
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        yield from _cgroup_families(self.control, self.control.snapshots())
+
+
+class _Fixed:
+    def __init__(self, families: list[Any]) -> None:
+        self.families = families
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> list[Any]:
+        return self.families
+
+
 def _up_pids(snaps: list[ProcessSnapshot]) -> list[int]:
     return [s.pid for s in snaps if s.pid and s.state in UP_STATES]
 
@@ -254,8 +312,10 @@ class Metrics:
         self.usage = _Usage()
         self.registry = CollectorRegistry(auto_describe=False)  # everything (the reference)
         self.registry.register(SupervisordCollector(control, feed, self.usage))
-        self.own = CollectorRegistry(auto_describe=False)  # the daemon's own process_* metrics
+        self.registry.register(CgroupCollector(control))
+        self.own = CollectorRegistry(auto_describe=False)  # the daemon's own metrics, encoded per scrape
         ProcessCollector(registry=self.own)
+        self.own.register(EventDropsCollector(control))
         self.registry.register(_Joined(self.own))
         self.caches: dict[str, TextCache] = {}
         self.scrapes = 0
@@ -270,7 +330,17 @@ class Metrics:
         snaps: list[ProcessSnapshot] = self.control.snapshots()
         usage = self.usage.current(self.control, _up_pids(snaps))
         text = cache.render(snaps, usage, self.feed.starts)
-        return text.encode("utf-8") + encoder(self.own), content_type
+        return text.encode("utf-8") + self._cgroups(encoder, snaps) + encoder(self.own), content_type
+
+    def _cgroups(self, encoder: Callable[[Any], bytes], snaps: list[ProcessSnapshot]) -> bytes:
+        from prometheus_client import CollectorRegistry
+
+        families = _cgroup_families(self.control, snaps)
+        if not families:
+            return b""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Fixed(families))  # type: ignore[arg-type]
+        return encoder(registry).removesuffix(b"# EOF\n")
 
     def handle(self, req: Request) -> Response:
         started = time.perf_counter()
@@ -278,6 +348,32 @@ class Metrics:
         self.scrapes += 1
         elapsed = time.perf_counter() - started
         return Response(200, body, content_type, [("X-Scrape-Seconds", f"{elapsed:.6f}")])
+
+
+class EventDropsCollector:
+    """``supervisord_events_dropped_total{pool=…}``: events a listener pool discarded on buffer overflow.
+
+    Each drop is also one "discarding event" line in the main log, as in Supervisor; the counter makes
+    them visible to monitoring. It starts again at 0 when the daemon reloads (a counter reset).
+    """
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        family = CounterMetricFamily(
+            "supervisord_events_dropped",
+            "Events discarded because a listener pool's buffer_size was exceeded",
+            labels=["pool"],
+        )
+        for pool, count in sorted(self.control.event_drops().items()):
+            family.add_metric([pool], count)
+        yield family
 
 
 class _Joined:

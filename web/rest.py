@@ -18,6 +18,7 @@ from supervisord.web.fleet import FleetWeb
 from supervisord.web.routing import JSON_TYPE, Handler, Request, Response, Routes, json_response
 
 if TYPE_CHECKING:
+    from supervisord.snapshot import ProcessSnapshot
     from supervisord.web.feed import EventFeed
 
 LOG_DEFAULT = 64 * 1024  # bytes a log read returns when no length is given (the tail)
@@ -46,6 +47,29 @@ _NAMES_BODY = {
     "example": ["NAME"],
 }
 _WAIT = ("wait", "boolean", "wait until the process is RUNNING/stopped (default true)")
+
+
+def cgroup_usage(control: Control, snaps: list[ProcessSnapshot]) -> dict[str, dict[str, Any]]:
+    """The ``cgroup`` field of each live process that has one (memory_max, cpu_max, pids_max), by namespec.
+
+    Small sysfs reads, but reads: done on the hub's thread pool, and only when some process has a cgroup.
+    """
+    live = [snap for snap in snaps if snap.cgroup is not None]
+    if not live:
+        return {}
+    from supervisord.runtime.cgroups import read_usage
+
+    usages = control.offload(read_usage, [snap.cgroup for snap in live])
+    out = {}
+    for snap, usage in zip(live, usages, strict=True):
+        if usage is not None and snap.cgroup is not None:
+            out[snap.namespec] = {
+                "path": snap.cgroup.path,
+                "memory_bytes": usage.memory_bytes,
+                "cpu_seconds": usage.cpu_seconds,
+                "oom_kills": usage.oom_kills,
+            }
+    return out
 
 
 def ok() -> Response:
@@ -109,12 +133,21 @@ class RestAPI:
     # -- processes --
 
     def list(self, req: Request) -> Response:
-        infos = [{**snap.info(), **snap.extra()} for snap in self.control.snapshots()]
+        snaps = self.control.snapshots()
+        infos = [{**snap.info(), **snap.extra()} for snap in snaps]
+        usage = cgroup_usage(self.control, snaps)
+        for snap, info in zip(snaps, infos, strict=True):
+            if snap.namespec in usage:
+                info["cgroup"] = usage[snap.namespec]
         return json_response(self.fleet.processes(infos))
 
     def info(self, req: Request) -> Response:
         snap = self.control.process(self._spec(req))
-        return json_response({**snap.info(), **snap.extra()})
+        info = {**snap.info(), **snap.extra()}
+        usage = cgroup_usage(self.control, [snap])
+        if usage:
+            info["cgroup"] = usage[snap.namespec]
+        return json_response(info)
 
     def start(self, req: Request) -> Response:
         self.control.start(self._spec(req), req.flag("wait", True))
@@ -212,6 +245,7 @@ class RestAPI:
     def events(self, req: Request) -> Response:
         from supervisord.web.logtail import _client_gone
 
+        self._node(req)
         raw = req.headers.get("last-event-id") or req.query.get("lastEventId")
         try:
             last = int(raw) if raw else None
@@ -253,7 +287,7 @@ class RestAPI:
 
         def add(methods: str | tuple[str, ...], rule: str, handler: Handler, **doc: Any) -> None:
             if "<node>" in rule:
-                handler = self.fleet.node_route(rule, handler)
+                handler = self.fleet.node_route(rule, handler, stream=bool(doc.get("stream")))
             elif rule in ("/program/startPrograms", "/program/stopPrograms"):
                 handler = self.fleet.bulk_route(rule, handler)
             routes.add(methods, rule, handler, **doc)
@@ -388,23 +422,28 @@ class RestAPI:
                 query=log_query,
                 ok_type=TEXT_TYPE,
             )
-        add(
-            "GET",
+        for rule in (
             "/program/follow/<name>/<channel:re:stdout|stderr>",
-            self.follow,
-            summary="Follow a log live (SSE `log` events, from the tail on)",
-            ok_type=SSE_TYPE,
-            stream=True,
-        )
-        add(
-            "GET",
-            "/events",
-            self.events,
-            summary="Live state changes (SSE; Last-Event-ID replays)",
-            query=[("lastEventId", "integer", "as the Last-Event-ID header")],
-            ok_type=SSE_TYPE,
-            stream=True,
-        )
+            "/program/follow/<node>/<name>/<channel:re:stdout|stderr>",
+        ):
+            add(
+                "GET",
+                rule,
+                self.follow,
+                summary="Follow a log live (SSE `log` events, from the tail on)",
+                ok_type=SSE_TYPE,
+                stream=True,
+            )
+        for rule in ("/events", "/events/<node>"):
+            add(
+                "GET",
+                rule,
+                self.events,
+                summary="Live state changes (SSE; Last-Event-ID replays)",
+                query=[("lastEventId", "integer", "as the Last-Event-ID header")],
+                ok_type=SSE_TYPE,
+                stream=True,
+            )
         add("GET", "/supervisor/listNodes", self.list_nodes, summary="Every node's load (Go's node list)")
         add(
             "GET", "/supervisor/info", self.node_info, summary="The daemon: version, pid, CPU, memory, uptime"
@@ -561,6 +600,17 @@ def openapi(routes: Routes) -> dict[str, Any]:
                             ("health", "string"),  # ours: the last liveness_check verdict
                             ("note", "string"),  # ours: the last file-watch action
                         )
+                    }
+                    | {  # ours: a process with memory_max, cpu_max or pids_max, while it runs
+                        "cgroup": {
+                            "type": "object",
+                            "properties": {
+                                "path": {"type": "string"},
+                                "memory_bytes": {"type": "integer", "nullable": True},
+                                "cpu_seconds": {"type": "number", "nullable": True},
+                                "oom_kills": {"type": "integer"},
+                            },
+                        }
                     },
                 },
                 "BulkResult": {

@@ -47,14 +47,24 @@ class Live:
 
     def mount(self, fallback: Any) -> Any:
         from supervisord.web.gui import Gui
-        from supervisord.web.metrics import Metrics
         from supervisord.web.rest import TEXT_TYPE, RestAPI
-        from supervisord.web.routing import RoutedApp, Routes
+        from supervisord.web.routing import Request, Response, RoutedApp, Routes
 
         routes = Routes()
         RestAPI(self.control, self.feed).routes(routes)
-        metrics = Metrics(self.control, self.feed)
-        routes.add("GET", "/metrics", metrics.handle, summary="Prometheus metrics", ok_type=TEXT_TYPE)
+        scraper: list[Any] = []  # the Metrics, made at the first scrape
+
+        def metrics(req: Request) -> Response:
+            # prometheus-client (about 2 MB resident) is loaded only once somebody scrapes; a feed that
+            # counted from the start supplies the counters, so nothing is missed before that
+            if not scraper:
+                from supervisord.web.metrics import Metrics
+
+                scraper.append(Metrics(self.control, self.feed))
+            response: Response = scraper[0].handle(req)
+            return response
+
+        routes.add("GET", "/metrics", metrics, summary="Prometheus metrics", ok_type=TEXT_TYPE)
         Gui(self.control, self.feed).routes(routes)
         if self.centre is None:
             self.centre = self._centre()

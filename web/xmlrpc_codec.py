@@ -17,6 +17,7 @@ from xml.etree.ElementTree import Element, ParseError, XMLParser
 
 MAXINT = 2**31 - 1
 MAX_DEPTH = 64  # arrays/structs nested deeper make a call a 400 (real calls nest 3 or 4 deep)
+FEED_SLICE = 4 << 10  # bytes of a big body parsed per feed (the GIL can change hands between feeds)
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -88,14 +89,20 @@ _SCALARS: dict[str, Any] = {
 def _value(element: Element, depth: int = 1) -> Any:
     if depth > MAX_DEPTH:
         raise TooDeep
-    if element.tag != "value" or len(element) > 1:
+    if element.tag != "value":
         raise NotFast
-    if not len(element):
+    size = len(element)
+    if not size:
         return element.text or ""  # an untyped value is a string
-    if element.text and element.text.strip():
+    text = element.text
+    if size > 1 or (text and not text.isspace()):
         raise NotFast
     typed = element[0]
     tag = typed.tag
+    if tag == "string":  # the usual case, first: a multicall of 500 is mostly strings
+        if len(typed):
+            raise NotFast
+        return typed.text or ""
     convert = _SCALARS.get(tag)
     if convert is not None:
         try:
@@ -121,13 +128,35 @@ def _value(element: Element, depth: int = 1) -> Any:
     raise NotFast  # base64, dateTime.iso8601, Apache extensions...
 
 
+def _feed(parser: XMLParser, body: bytes) -> None:
+    """Parse ``body`` in slices cut just before a tag, so that other threads run between slices.
+
+    Why slices: expat holds the GIL for a whole feed, and a multicall of 500 calls (150 KB) is 5-10 ms in
+    C during which the I/O thread cannot answer a listener. Why only before a ``<``: expat re-scans an
+    unfinished token on every feed, so slices cut inside one took quadratic time (12 MB of one token: 15 s
+    of a blocked hub). Outside markup a ``<`` always starts a tag; a body with ``<!`` (a comment, CDATA, a
+    DOCTYPE) or a processing instruction, where it need not, is parsed in one feed.
+    """
+    size = len(body)
+    if size <= FEED_SLICE or b"<!" in body or body.count(b"<?") > 1:
+        parser.feed(body)
+        return
+    view = memoryview(body)
+    start = 0
+    while size - start > FEED_SLICE:
+        cut = body.find(b"<", start + FEED_SLICE)
+        if cut < 0:
+            break
+        parser.feed(view[start:cut])
+        start = cut
+    parser.feed(view[start:])
+
+
 def loads_call(body: bytes) -> tuple[str, tuple[Any, ...]]:
     """``(methodName, params)`` of a ``methodCall``, as ``xmlrpc.client.loads(use_builtin_types=True)``."""
     parser = XMLParser()
     try:
-        # In one feed: expat re-scans an unfinished token on every feed, so a body fed in slices took
-        # quadratic time (12 MB of one token: 15 s of a blocked hub). The body cap bounds this one call.
-        parser.feed(body)
+        _feed(parser, body)
         root = parser.close()
     except ParseError:
         raise NotFast from None

@@ -7,8 +7,10 @@ that turn a section into :class:`ReadinessConfig`, :class:`LivenessConfig` and :
 
 from __future__ import annotations
 
+import os
 import shlex
 import urllib.parse
+from dataclasses import dataclass
 
 from supervisord.config import values as v
 from supervisord.config.errors import report
@@ -37,6 +39,74 @@ KEYS = READINESS_KEYS | LIVENESS_KEYS | BACKOFF_KEYS
 FOREVER = -1  # startretries = forever
 
 
+@dataclass(frozen=True)
+class HttpProbe:
+    """An http(s) probe in the Go project's form: the URL, then curl-like options (parsed at load to check
+    them, and again by each probe: the ``@FILE`` of ``-d`` is read at each check, as the Go project does)."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    data: str | None = None  # -d: the body, sent as a POST; "@FILE" for a file's content
+    cert: str | None = None  # a client certificate and its key (together)
+    key: str | None = None
+    ca: str | None = None  # the CA bundle that verifies the server (default: the system's)
+
+
+# The Go project's options (process/script_executor.go reads -H/--header, -d/--data and the values of
+# key, cert and ca, with one or two dashes); its docs write them --key-file, --cert-file, --ca-file.
+_HTTP_OPTIONS = {
+    **{flag: "header" for flag in ("-H", "--header")},
+    **{flag: "data" for flag in ("-d", "--data")},
+    **{
+        f"{dash}{name}{tail}": name
+        for name in ("key", "cert", "ca")
+        for dash in ("-", "--")
+        for tail in ("", "-file")
+    },
+}
+_HTTP_USAGE = "-H/--header 'NAME: VALUE', -d/--data DATA|@FILE, --cert FILE, --key FILE, --ca FILE"
+
+
+def parse_http_probe(text: str) -> HttpProbe:
+    """``URL [-H 'K: V']... [-d DATA|@FILE] [--cert FILE --key FILE] [--ca FILE]``; quotes as in a shell.
+
+    Unlike the Go project: quoted values may hold spaces, an unknown option is an error naming it (not
+    ignored), a missing file is an error (not an empty body or no TLS), and a URL alone is checked too.
+    """
+    try:
+        url, *rest = shlex.split(text)
+    except ValueError as exc:
+        raise ValueError(f"can't parse the options after the URL ({exc})") from None
+    if not urllib.parse.urlsplit(url).hostname:
+        raise ValueError("the URL has no host")
+    found: dict[str, str] = {}
+    headers: list[tuple[str, str]] = []
+    while rest:
+        flag = rest.pop(0)
+        option = _HTTP_OPTIONS.get(flag)
+        if option is None:
+            raise ValueError(f"unknown option '{flag}' after the URL (the options are {_HTTP_USAGE})")
+        if not rest:
+            raise ValueError(f"option '{flag}' needs a value")
+        value = rest.pop(0)
+        if option == "header":
+            name, colon, content = value.partition(":")
+            if not colon or not name.strip():
+                raise ValueError(f"option '{flag}' expects 'NAME: VALUE', got '{value}'")
+            headers.append((name.strip(), content.strip()))
+            continue
+        if option != "data" or value.startswith("@"):
+            path = value[1:] if option == "data" else value
+            if not os.path.isfile(path):
+                raise ValueError(f"option '{flag}': no such file '{path}'")
+        found[option] = value
+    if ("cert" in found) != ("key" in found):
+        raise ValueError("options --cert and --key go together (a client certificate and its key)")
+    return HttpProbe(
+        url, tuple(headers), found.get("data"), found.get("cert"), found.get("key"), found.get("ca")
+    )
+
+
 # --- parsers ---
 
 
@@ -62,11 +132,10 @@ def _parse_probe(text: str, *, readiness: bool) -> Probe:
     if readiness and body.lower() == "notify":
         return Probe("notify")
     if scheme in ("http", "https"):
-        if any(c.isspace() for c in body):
-            raise ValueError(f"{expected} (options after the URL are not supported), got '{text}'")
-        parsed = urllib.parse.urlsplit(body)
-        if not parsed.hostname:
-            raise ValueError(f"{expected}: the URL has no host, got '{text}'")
+        try:
+            parse_http_probe(body)
+        except ValueError as exc:
+            raise ValueError(f"{expected}: {exc}, got '{text}'") from None
         return Probe("http", body)
     if scheme == "tcp":
         host, _, port = rest.rpartition(":")

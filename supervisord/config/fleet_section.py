@@ -28,6 +28,7 @@ FLEET_KEYS = frozenset(
         "keyfile",
         "shared_programs",
         "url",
+        "offline_keep",
     }
 )
 
@@ -106,6 +107,17 @@ def fleet_section(
             "section [fleet] needs certfile and keyfile together",
             "certfile" if certfile is None else "keyfile",
         )
+    if inet.username and (inet.password or "").startswith("{SHA}"):
+        # Fundamental, not a gap: a forwarded call authenticates to the other node with this node's API
+        # account, and a hash cannot be sent as the password it hides (sending the hash itself would make
+        # the hash a password). The nodes of a fleet share one API account, written in plain text.
+        server = doc.get("inet_http_server")
+        assert server is not None  # inet was read from it
+        raise SectionReader(server).error(
+            "[fleet] forwards calls to other nodes with this account, so its password must be in plain "
+            "text, not {SHA} (a hash cannot be sent as a password; see docs/fleet.md)",
+            "password",
+        )
     host = inet.host if inet.host not in ("", "*", "0.0.0.0", "::") else ctx.node
     default_url = f"http://{host if ':' not in host else '[' + host + ']'}:{inet.port}"
     return FleetConfig(
@@ -120,4 +132,5 @@ def fleet_section(
         keyfile=keyfile,
         shared_programs=r.parse("shared_programs", v.parse_bool, names, False),
         url=r.parse("url", parse_api_url, names, default_url),
+        offline_keep=r.parse("offline_keep", v.int_at_least(0), names, 300),
     )

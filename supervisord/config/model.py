@@ -339,6 +339,7 @@ class FleetConfig:
     keyfile: str | None = None
     shared_programs: bool = False  # merge the programs under <prefix>/shared/ into this node's config
     url: str = ""  # the API URL other nodes call (default from [inet_http_server])
+    offline_keep: int = 300  # seconds a node stays listed as OFFLINE once its lease ended, then forgotten
 
 
 @dataclass(frozen=True)

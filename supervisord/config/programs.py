@@ -80,6 +80,11 @@ DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
 _DEFAULT_STOPSIGNALS: tuple[int, ...] = (int(signal.SIGTERM),)
 _NO_PAIRS: tuple[tuple[str, str], ...] = ()
 _NO_NAMES: tuple[str, ...] = ()
+# numprocs of one section at most. A process costs ~20 KB of daemon state (three actors) and, while it runs,
+# about 6 descriptors (pidfd, 3 pipe ends, log files): 10,000 are ~200 MiB and ~60,000 descriptors, beyond
+# most machines' defaults already (RLIMIT_NOFILE, and pid_max is 32,768 on many kernels). More in one
+# section is a typo (numprocs = 100000), refused at load rather than found as a daemon that cannot fork.
+MAX_NUMPROCS = 10_000
 _NO_SIGNALS: tuple[int, ...] = ()
 
 
@@ -142,7 +147,7 @@ def build_processes(
         raise r.error(
             f"program section {r.name} does not specify a command (expected command = /path/to/program args)"
         )
-    numprocs = r.parse("numprocs", v.int_at_least(1), base, 1)
+    numprocs = r.parse("numprocs", _numprocs, base, 1)
     numprocs_start = r.parse("numprocs_start", v.int_at_least(0), base, 0)
     raw_name = r.raw("process_name")
     if numprocs > 1 and (raw_name is None or "%(process_num)" not in raw_name.value):
@@ -325,3 +330,12 @@ def _watch(ctx: LoadContext, r: SectionReader, names: ExpansionNames) -> WatchCo
             "restart_signal_when_file_changed", v.parse_signal_list, names, _NO_SIGNALS
         ),
     )
+
+
+def _numprocs(text: str) -> int:
+    number = v.parse_int(text, minimum=1)
+    if number > MAX_NUMPROCS:
+        raise ValueError(
+            f"expected at most {MAX_NUMPROCS:,} processes (each costs descriptors and memory), got '{text}'"
+        )
+    return number

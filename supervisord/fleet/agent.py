@@ -122,6 +122,7 @@ class FleetAgent:
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
         self._down_since: float | None = None
         self._seen: set[str] = set()
+        self._offline_since: dict[str, float] = {}  # monotonic time each OFFLINE node was first seen so
         self._name_taken = False
         self._updating: Any = None  # a gevent lock, made on the hub: one shared-programs update at a time
 
@@ -281,10 +282,18 @@ class FleetAgent:
         for name, record in records.items():
             if name != self.name and isinstance(record, dict):
                 nodes[name] = Node(name, "ONLINE", record, from_summary(procs.get(name)))
-        for name in self._seen - set(nodes) - {self.name}:
+        now, online = time.monotonic(), set(nodes)
+        for name in self._seen - online - {self.name}:
+            since = self._offline_since.setdefault(name, now)
+            if now - since >= self.cfg.offline_keep:  # listed long enough to be noticed: forget it
+                self._seen.discard(name)
+                del self._offline_since[name]
+                continue
             old = self.view.nodes.get(name)
             nodes[name] = Node(name, "OFFLINE", old.info if old else {}, ())
-        self._seen |= set(nodes)
+        for name in online:
+            self._offline_since.pop(name, None)
+        self._seen |= online
         self._set_view(View(connected=True, nodes=dict(sorted(nodes.items()))))
         if self.cfg.shared_programs:
             self._apply_shared(shared_sections(shared_prefix, shared))

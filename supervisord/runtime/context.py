@@ -42,3 +42,4 @@ class RuntimeContext:
     )  # running restart commands
     prober: Prober | None = None  # the readiness/liveness probe threads, made on first use
     probe_children: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)  # running script probes
+    event_drops: dict[str, int] = field(default_factory=dict)  # events dropped per pool (each pool its own)

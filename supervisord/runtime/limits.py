@@ -19,13 +19,10 @@ exactly as before.
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 
 from supervisord.config.model import LimitsConfig
-
-CGROUP_ROOT = "/sys/fs/cgroup"
 
 _RESOURCES = {
     "nofile": resource.RLIMIT_NOFILE,
@@ -80,37 +77,3 @@ def wrap_argv(limits: LimitsConfig, argv: list[str]) -> list[str]:
         return argv
     spec = ",".join(f"{name}={value}" for name, value in limits.rlimits)
     return [sys.executable, "-I", "-S", "-c", _WRAPPER, spec, *argv]
-
-
-def cgroup_unavailable(limits: LimitsConfig, root: str = CGROUP_ROOT) -> str | None:
-    """Why ``memory_max``/``cpu_max``/``pids_max`` cannot be applied on this host (None: no such limits).
-
-    Needs a cgroup v2 (unified) hierarchy mounted at ``root`` with the controllers delegated to the
-    daemon's own cgroup and writable by it. Anything less is a spawn error with this reason, never a
-    process that silently runs without its limits.
-    """
-    if not limits.cgroup:
-        return None
-    if not os.path.exists(os.path.join(root, "cgroup.controllers")):
-        return f"cgroup limits need cgroup v2 mounted at {root} (this host has cgroup v1 or none)"
-    wanted = [
-        name
-        for name, on in (
-            ("memory", limits.memory_max is not None),
-            ("cpu", limits.cpu_max is not None),
-            ("pids", limits.pids_max is not None),
-        )
-        if on
-    ]
-    try:
-        with open(os.path.join(root, "cgroup.controllers")) as f:
-            present = set(f.read().split())
-    except OSError as exc:
-        return f"cannot read {root}/cgroup.controllers: {exc.strerror}"
-    missing = [name for name in wanted if name not in present]
-    if missing:
-        return f"cgroup v2 controller(s) {', '.join(missing)} not available in {root}"
-    if not os.access(root, os.W_OK):
-        return f"{root} is not writable by the daemon (cgroup limits need a delegated cgroup)"
-    # Placing each process in a cgroup of its own is not built yet: refuse rather than run unlimited.
-    return "cgroup limits (memory_max, cpu_max, pids_max) are not implemented yet by this supervisord"

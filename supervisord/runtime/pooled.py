@@ -327,6 +327,11 @@ class PooledActor(pykka.Actor):
         """pykka's failure handling (log to its logger, unregister, mark stopped), then report the death:
         a dead actor answers nothing, so the daemon must not live on as if it were there."""
         super()._handle_failure(*exc_info)
+        self._report_death(exc_info)
+
+    def _report_death(self, exc_info: Any) -> None:
+        """Say that this actor died. By default the daemon shuts down (runtime/faults.py); an actor kind
+        that something replaces (the process actor: the supervisor actor restarts it) overrides this."""
         faults.died(f"actor {type(self).__name__}", exc_info)
 
     def _actor_loop_teardown(self) -> None:

@@ -17,9 +17,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from supervisord.config.model import ProcessConfig
 from supervisord.runtime import limits
+
+if TYPE_CHECKING:
+    from supervisord.runtime.cgroups import ProcessCgroup
 
 DEFAULT_PATH = "/bin:/usr/bin:/usr/local/bin"
 
@@ -166,6 +170,7 @@ class Child:
     stdin_fd: int | None
     stdout_fd: int
     stderr_fd: int | None
+    cgroup: ProcessCgroup | None = None  # its own cgroup (memory_max, cpu_max, pids_max), ended with it
 
 
 def spawn(
@@ -177,9 +182,47 @@ def spawn(
 ) -> Child:
     """Fork/exec the child with fresh pipes; raise SpawnError with Supervisor's wording on failure."""
     uid = credentials.uid if credentials is not None else os.getuid()
-    refused = limits.check_rlimits(config.limits, uid) or limits.cgroup_unavailable(config.limits)
+    refused = limits.check_rlimits(config.limits, uid)
     if refused:
         raise SpawnError(refused)
+    if not config.limits.cgroup:
+        return _spawn(config, limits.wrap_argv(config.limits, argv), env, credentials, pids, argv[0])
+    from supervisord.runtime import cgroups
+
+    try:
+        cgroup = cgroups.create(config)
+    except cgroups.CgroupError as exc:
+        raise SpawnError(str(exc)) from None
+    # The child waits at a gate (a line on its stdin) until the daemon has placed it in its cgroup.
+    gated = cgroups.gate_argv(limits.wrap_argv(config.limits, argv))
+    try:
+        child = _spawn(config, gated, env, credentials, pids, argv[0])
+    except BaseException:
+        cgroup.finish()
+        raise
+    assert child.stdin_fd is not None
+    try:
+        cgroup.place(child.popen.pid)
+        os.write(child.stdin_fd, b"\n")  # an empty pipe takes one byte at once
+    except (cgroups.CgroupError, OSError) as exc:
+        _close([child.stdin_fd, child.pidfd, child.stdout_fd, child.stderr_fd])  # the gate exits 126
+        child.popen.wait()
+        pids.discard(child.popen.pid)
+        cgroup.finish()
+        raise SpawnError(str(exc)) from None
+    child.cgroup = cgroup
+    return child
+
+
+def _spawn(
+    config: ProcessConfig,
+    argv: list[str],
+    env: Mapping[str, str],
+    credentials: Credentials | None,
+    pids: ManagedPids,
+    program: str,
+) -> Child:
+    """Popen ``argv`` (the program, or a wrapper or gate that execs ``program``) with fresh pipes."""
     fds: list[int] = []
     try:
         in_r, in_w = os.pipe2(os.O_CLOEXEC)
@@ -195,7 +238,7 @@ def spawn(
         extra_groups = list(credentials.groups) if switch and credentials else None
         with pids.lock:
             popen = subprocess.Popen(
-                limits.wrap_argv(config.limits, argv),
+                argv,
                 stdin=in_r,
                 stdout=out_w,
                 stderr=subprocess.STDOUT if err_w is None else err_w,
@@ -219,13 +262,13 @@ def spawn(
             raise
     except PermissionError as exc:
         _close(fds)
-        raise SpawnError(f"no permission to run command {argv[0]!r}: {exc.strerror}") from None
+        raise SpawnError(f"no permission to run command {program!r}: {exc.strerror}") from None
     except FileNotFoundError as exc:
         _close(fds)
-        target = exc.filename or argv[0]
+        target = exc.filename or program
         if config.directory and target == config.directory:
             raise SpawnError(f"couldn't chdir to {config.directory}: ENOENT") from None
-        raise CommandNotFound(f"can't find command {argv[0]!r}") from None
+        raise CommandNotFound(f"can't find command {program!r}") from None
     except OSError as exc:
         _close(fds)
         if exc.errno == 24:  # EMFILE

@@ -81,6 +81,22 @@
   }
   setInterval(tick, 1000);
 
+  // The memory of processes in a cgroup of their own (memory_max, cpu_max, pids_max), re-read every 5 s
+  // while any row shows one.
+  async function refreshMemory() {
+    if (!document.querySelector("td.name .mem:not(:empty)")) return;
+    try {
+      for (const info of await call("GET", "program/list")) {
+        const tr = rows.get(specOf(info));
+        const bytes = info.cgroup ? info.cgroup.memory_bytes : null;
+        if (tr) $(".mem", tr).textContent = bytes == null ? "" : (bytes / 1048576).toFixed(1) + " MiB";
+      }
+    } catch (err) {
+      /* the next round tries again */
+    }
+  }
+  setInterval(refreshMemory, 5000);
+
   // -- filter --
 
   const filterBox = $("#filter"), stateBox = $("#state-filter");

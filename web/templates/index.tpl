@@ -50,7 +50,7 @@
 <tr class="proc" data-spec="{{p["spec"]}}" data-state="{{p["statename"]}}" data-start="{{p["start"]}}">
 <td><input type="checkbox" class="sel"></td>
 <td><span class="badge s-{{p["statename"]}}">{{p["statename"]}}</span></td>
-<td class="name">{{p["spec"]}}</td>
+<td class="name">{{p["spec"]}}<span class="mem" title="memory used by its cgroup (memory_max, cpu_max, pids_max)">{{p["memory"]}}</span></td>
 <td class="c-pid pid">{{p["pid"] or ""}}</td>
 <td class="desc">{{p["description"]}}</td>
 <td class="c-exit exit">{{p["exitstatus"]}}</td>
