@@ -508,6 +508,18 @@ def test_v1_backend_kills_through_the_freezer_without_cgroup2() -> None:
     _run_backend(cgroups.V1(backend.controllers, None))
 
 
+@needs_cgroups
+def test_a_leftover_removed_from_some_hierarchies_only_is_still_cleaned() -> None:
+    """A dead daemon's subtree that an earlier cleanup half removed (gone from every hierarchy but one)
+    is removed by the next cleanup, not reported as an error at every start for ever."""
+    backend = cgroups.discover()
+    name = f"supervisord-999999-{uuid.uuid4().int % 10**9}"  # no daemon runs with that pid and start time
+    base = backend.bases()[0]
+    os.makedirs(os.path.join(base, name, "g:p"))
+    assert any(line.startswith(f"removed cgroup subtree {name}") for line in cgroups.clean_leftovers())
+    assert not any(os.path.exists(os.path.join(b, name)) for b in backend.bases())
+
+
 def test_exit_note_says_what_the_memory_limit_did() -> None:
     cg = cgroups.ProcessCgroup(cgroups.Backend(), "s/g:p", 32 << 20)
     killed = signal.SIGKILL  # a wait status of "terminated by SIGKILL"

@@ -197,14 +197,32 @@ class Backend:
             _write(os.path.join(d, "cgroup.procs"), str(pid))
 
     def remove(self, rel: str) -> None:
-        """rmdir in every hierarchy (an empty cgroup); raises :class:`CgroupError` if one is still busy."""
+        """rmdir in every hierarchy (an empty cgroup); raises :class:`CgroupError` if one is still busy.
+
+        Every hierarchy is tried even when one fails, and EBUSY is retried for a moment: a v1 hierarchy
+        can still list a task the cgroup2 already counts as gone. A half-removed cgroup would otherwise be
+        left behind for every later start to trip over.
+        """
+        errors: list[str] = []
         for d in self.dirs(rel):
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise CgroupError(f"cannot remove cgroup {d}: {exc.strerror}") from None
+            error: list[str] = []
+
+            def gone(d: str = d, error: list[str] = error) -> bool:
+                try:
+                    os.rmdir(d)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    if exc.errno == errno.EBUSY:
+                        return False
+                    error.append(f"cannot remove cgroup {d}: {exc.strerror}")
+                return True
+
+            if not _until(gone, EMPTY_WAIT):
+                error.append(f"cannot remove cgroup {d}: {os.strerror(errno.EBUSY)}")
+            errors += error
+        if errors:
+            raise CgroupError("; ".join(errors))
 
     def children(self, subtree: str) -> set[str]:
         """Names of the cgroups in ``subtree`` (in any hierarchy)."""
@@ -388,8 +406,9 @@ class V1(Backend):
                 _write(kill, "1")
                 return
         freezer = self._dir("freezer", rel)
-        if freezer is None:
-            self._kill_each(os.path.join(self.dirs(rel)[0], "cgroup.procs"), None)
+        if freezer is None or not os.path.isdir(freezer):  # no freezer, or a half-removed leftover
+            for d in self.dirs(rel):
+                self._kill_each(os.path.join(d, "cgroup.procs"), None)
             return
 
         def freeze(on: bool) -> None:
@@ -402,7 +421,9 @@ class V1(Backend):
 
     def populated(self, rel: str) -> bool:
         if self.unified is not None:
-            return _keyed(os.path.join(self.unified, rel, "cgroup.events"), "populated") != 0
+            flag = _keyed(os.path.join(self.unified, rel, "cgroup.events"), "populated")
+            if flag is not None:  # None: not there (a leftover removed from some hierarchies only)
+                return flag != 0
         return any(_pids(os.path.join(d, "cgroup.procs")) for d in self.dirs(rel))
 
 
