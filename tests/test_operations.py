@@ -257,7 +257,14 @@ def test_gzip_rotation_loses_no_line_under_a_steady_writer(daemon, tmp_path: Pat
         stdout_logfile_compress = gzip
         """,
     )
-    wait_for(lambda: log.exists() and "done" in log.read_text(), timeout=60, what="the writer to finish")
+
+    def finished() -> bool:
+        try:  # a rotation renames the file away for a moment before it opens the new one
+            return "done" in log.read_text()
+        except FileNotFoundError:
+            return False
+
+    wait_for(finished, timeout=60, what="the writer to finish")
 
     def settled() -> bool:
         names = os.listdir(tmp_path)
