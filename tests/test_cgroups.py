@@ -274,8 +274,9 @@ def test_a_memory_max_kill_is_reported(daemon, tmp_path: Path) -> None:
     d.stop()
 
 
-@needs_cgroups
-def test_stop_kills_an_escaped_grandchild_and_removes_the_cgroup(daemon, tmp_path: Path) -> None:
+def escaper(tmp_path: Path) -> tuple[Path, Path]:
+    """A program whose grandchild escapes it (double fork, its own session, SIGTERM ignored) and writes its
+    pid to the marker file (atomically); the program itself sleeps on."""
     script = tmp_path / "escaper.py"
     marker = tmp_path / "grandchild.pid"
     script.write_text(
@@ -295,6 +296,12 @@ def test_stop_kills_an_escaped_grandchild_and_removes_the_cgroup(daemon, tmp_pat
             """
         )
     )
+    return script, marker
+
+
+@needs_cgroups
+def test_stop_kills_an_escaped_grandchild_and_removes_the_cgroup(daemon, tmp_path: Path) -> None:
+    script, marker = escaper(tmp_path)
     d, proxy, _ = rpc_daemon(
         daemon,
         f"""
@@ -325,21 +332,7 @@ def test_stop_kills_an_escaped_grandchild_and_removes_the_cgroup(daemon, tmp_pat
 
 @needs_cgroups
 def test_a_killed_daemons_cgroups_are_cleaned_at_the_next_start(daemon, tmp_path: Path) -> None:
-    script = tmp_path / "escaper.py"
-    marker = tmp_path / "grandchild.pid"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import os, signal, time
-            if os.fork() == 0:
-                os.setsid()
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                open({str(marker)!r}, "w").write(str(os.getpid()))
-                time.sleep(1000)
-            time.sleep(1000)
-            """
-        )
-    )
+    script, marker = escaper(tmp_path)
     body = f"""
         [program:escaper]
         command = {PY} {script}
